@@ -1,0 +1,88 @@
+//! JSON data as canonical CBOR: the mapping the published test vectors use.
+//!
+//! Objects become maps with text keys, arrays arrays, strings text, integers integers, `null`
+//! null. A JSON number with a fraction or exponent has no canonical form and is an error.
+
+use serde_json::Value as Json;
+
+use super::Cbor;
+
+/// A JSON number that is not an integer in [-2^63, 2^64).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {number} is not an integer; canonical data has no floats")]
+pub struct JsonCborError {
+    /// JSON path of the number, e.g. `$.steps[0].value`.
+    pub path: String,
+    /// The number as written.
+    pub number: String,
+}
+
+/// Converts JSON to a generic CBOR item.
+pub fn json_to_cbor(json: &Json) -> Result<Cbor, JsonCborError> {
+    convert(json, &mut String::from("$"))
+}
+
+fn convert(json: &Json, path: &mut String) -> Result<Cbor, JsonCborError> {
+    Ok(match json {
+        Json::Null => Cbor::Null,
+        Json::Bool(value) => Cbor::Bool(*value),
+        Json::Number(number) => {
+            if let Some(value) = number.as_u64() {
+                Cbor::Unsigned(value)
+            } else if let Some(value) = number.as_i64() {
+                // Negative: as_u64 failed, so value < 0.
+                Cbor::Negative((-1 - i128::from(value)) as u64)
+            } else {
+                return Err(JsonCborError {
+                    path: path.clone(),
+                    number: number.to_string(),
+                });
+            }
+        }
+        Json::String(text) => Cbor::Text(text.clone()),
+        Json::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{index}]"));
+                out.push(convert(item, path)?);
+                path.truncate(len);
+            }
+            Cbor::Array(out)
+        }
+        Json::Object(map) => {
+            let mut out = Vec::with_capacity(map.len());
+            for (key, value) in map {
+                let len = path.len();
+                crate::json::push_key(path, key);
+                out.push((Cbor::Text(key.clone()), convert(value, path)?));
+                path.truncate(len);
+            }
+            Cbor::Map(out)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn floats_are_refused_with_their_path() {
+        let error = json_to_cbor(&json!({"a": [1, 2.5]})).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "$.a[1]: 2.5 is not an integer; canonical data has no floats"
+        );
+    }
+
+    #[test]
+    fn extremes_of_both_integer_ranges() {
+        assert_eq!(json_to_cbor(&json!(u64::MAX)), Ok(Cbor::Unsigned(u64::MAX)));
+        assert_eq!(
+            json_to_cbor(&json!(i64::MIN)),
+            Ok(Cbor::Negative(i64::MAX as u64))
+        );
+    }
+}
