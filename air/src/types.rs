@@ -394,3 +394,9 @@ mod tests {
         );
     }
 }
+
+impl serde::Serialize for TypeExpr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}

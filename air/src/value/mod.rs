@@ -20,7 +20,8 @@ mod tagged;
 use std::collections::BTreeMap;
 
 pub use dec128::{Dec128, Dec128Error};
-pub use plain::from_any_json;
+pub(crate) use normalize::{sort_map, sort_set};
+pub use plain::{from_any_json, map_key_text};
 
 use crate::hash::Hash;
 

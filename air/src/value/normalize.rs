@@ -195,7 +195,7 @@ pub(super) fn parse_uuid(text: &str, path: &str) -> Result<String, ValueError> {
 }
 
 /// Sorts set elements by canonical bytes and drops repeats.
-pub(super) fn sort_set(items: Vec<Value>) -> Vec<Value> {
+pub(crate) fn sort_set(items: Vec<Value>) -> Vec<Value> {
     let mut keyed: Vec<(Vec<u8>, Value)> =
         items.into_iter().map(|v| (v.to_cbor_body(), v)).collect();
     keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -204,7 +204,7 @@ pub(super) fn sort_set(items: Vec<Value>) -> Vec<Value> {
 }
 
 /// Sorts map entries by canonical key bytes; a repeated key is an error.
-pub(super) fn sort_map(
+pub(crate) fn sort_map(
     entries: Vec<(Value, Value)>,
     path: &str,
 ) -> Result<Vec<(Value, Value)>, ValueError> {

@@ -18,17 +18,23 @@ use super::normalize::{check_variant_arm, parse_uuid, sort_map, sort_set};
 use super::{BYTES_LEN_MAX, Dec128, Value, ValueError};
 
 /// Reads JSON in either lens: the tagged lens when it reads and fits the type, else the plain lens.
+///
+/// When both fail, the error reported is the tagged lens's if the JSON is shaped like a tagged
+/// value (`{"record": …}`), else the plain lens's: the one the author most likely meant.
 pub fn from_any_json(
     json: &Json,
     ty: &TypeExpr,
     schemas: &dyn SchemaLookup,
 ) -> Result<Value, ValueError> {
-    if let Ok(tagged) = Value::from_tagged_json(json)
-        && let Ok(normal) = tagged.normalize(ty, schemas)
-    {
-        return Ok(normal);
+    let tagged = Value::from_tagged_json(json).and_then(|value| value.normalize(ty, schemas));
+    match tagged {
+        Ok(normal) => Ok(normal),
+        Err(tagged_error) => match Value::from_plain_json(json, ty, schemas) {
+            Ok(value) => Ok(value),
+            Err(_) if super::tagged::looks_tagged(json) => Err(tagged_error),
+            Err(plain_error) => Err(plain_error),
+        },
     }
-    Value::from_plain_json(json, ty, schemas)
 }
 
 impl Value {
