@@ -8,9 +8,9 @@
 #[path = "../../tests/src/conformance.rs"]
 mod conformance;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
-use worldline_air::load::{load_sources, parse_sources, SourceFile};
+use worldline_air::load::{SourceFile, load_sources, parse_sources};
 use worldline_air::nodes::Node;
 use worldline_air::plane::BuildOptions;
 use worldline_air::{ControlPlane, Name, Value};
@@ -20,20 +20,31 @@ fn chain_comp_sources() -> Option<Vec<SourceFile>> {
     let mut files: Vec<SourceFile> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .map(|p| SourceFile { name: p.display().to_string(), text: std::fs::read_to_string(&p).unwrap() })
+        .map(|p| SourceFile {
+            name: p.display().to_string(),
+            text: std::fs::read_to_string(&p).unwrap(),
+        })
         .collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Some(files)
 }
 
 fn air(c: &mut Criterion) {
-    let Some(sources) = chain_comp_sources() else { return };
+    let Some(sources) = chain_comp_sources() else {
+        return;
+    };
     let plane: ControlPlane = load_sources(&sources, &BuildOptions::default()).unwrap();
     let manifest = Node::Manifest(plane.manifest().clone());
     let nodes: Vec<Node> = plane.defs().values().map(|d| d.node.clone()).collect();
-    println!("05-chain-comp: manifest {} bytes canonical, {} nodes", manifest.canonical_bytes().unwrap().len(), nodes.len());
+    println!(
+        "05-chain-comp: manifest {} bytes canonical, {} nodes",
+        manifest.canonical_bytes().unwrap().len(),
+        nodes.len()
+    );
 
-    c.bench_function("chain-comp: manifest encode+hash", |b| b.iter(|| black_box(&manifest).hash().unwrap()));
+    c.bench_function("chain-comp: manifest encode+hash", |b| {
+        b.iter(|| black_box(&manifest).hash().unwrap())
+    });
     c.bench_function("chain-comp: manifest + all nodes encode+hash", |b| {
         b.iter(|| {
             let mut last = black_box(&manifest).hash().unwrap();
@@ -44,9 +55,15 @@ fn air(c: &mut Criterion) {
         })
     });
     c.bench_function("chain-comp: parse + validate + hash (load)", |b| {
-        b.iter(|| load_sources(black_box(&sources), &BuildOptions::default()).unwrap().manifest_hash())
+        b.iter(|| {
+            load_sources(black_box(&sources), &BuildOptions::default())
+                .unwrap()
+                .manifest_hash()
+        })
     });
-    c.bench_function("chain-comp: parse only", |b| b.iter(|| parse_sources(black_box(&sources)).unwrap().len()));
+    c.bench_function("chain-comp: parse only", |b| {
+        b.iter(|| parse_sources(black_box(&sources)).unwrap().len())
+    });
 
     // The per-event path: a 10-field record from plain JSON, to bytes, and back.
     let state_name = Name::parse("demo/ChainSagaState@1").unwrap();
@@ -62,8 +79,12 @@ fn air(c: &mut Criterion) {
     let value = Value::from_plain_json(&json, &ty, &plane).unwrap();
     let bytes = value.to_canonical();
     println!("saga state: {} bytes canonical", bytes.len());
-    c.bench_function("value: plain JSON → normalized", |b| b.iter(|| Value::from_plain_json(black_box(&json), &ty, &plane).unwrap()));
-    c.bench_function("value: encode canonical", |b| b.iter(|| black_box(&value).to_canonical()));
+    c.bench_function("value: plain JSON → normalized", |b| {
+        b.iter(|| Value::from_plain_json(black_box(&json), &ty, &plane).unwrap())
+    });
+    c.bench_function("value: encode canonical", |b| {
+        b.iter(|| black_box(&value).to_canonical())
+    });
     c.bench_function("value: decode + check against schema", |b| {
         b.iter(|| Value::from_cbor_bytes(black_box(&bytes), &ty, &plane).unwrap())
     });

@@ -350,6 +350,12 @@ fn fields_json(fields: &BTreeMap<String, TypeExpr>) -> Json {
     )
 }
 
+impl serde::Serialize for TypeExpr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,11 +398,5 @@ mod tests {
                 .code,
             "bad_field_name"
         );
-    }
-}
-
-impl serde::Serialize for TypeExpr {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
     }
 }

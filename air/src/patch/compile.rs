@@ -152,7 +152,11 @@ impl Working {
                 let op_path = format!("{path}.add_def");
                 let parsed = parse_def(*kind, node, &format!("{op_path}.node"))?;
                 let Some(name) = parsed.name().cloned() else {
-                    return Err(AirError::new(op_path, "bad_kind", "a manifest is not a definition"));
+                    return Err(AirError::new(
+                        op_path,
+                        "bad_kind",
+                        "a manifest is not a definition",
+                    ));
                 };
                 refuse_sys(&name, &op_path)?;
                 if self.nodes.contains_key(&(*kind, name.clone())) {
