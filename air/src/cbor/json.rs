@@ -9,12 +9,19 @@ use super::Cbor;
 
 /// A JSON number that is not an integer in [-2^63, 2^64).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{path}: {number} is not an integer; canonical data has no floats")]
+#[error("{path}: {reason}")]
 pub struct JsonCborError {
     /// JSON path of the number, e.g. `$.steps[0].value`.
     pub path: String,
-    /// The number as written.
-    pub number: String,
+    /// Why the number has no canonical form.
+    pub reason: String,
+}
+
+fn number_reason(number: &serde_json::Number) -> String {
+    match number.as_f64() {
+        Some(x) if x.fract() == 0.0 => format!("{number} is outside the 64-bit integer range"),
+        _ => format!("{number} is not an integer; canonical data has no floats"),
+    }
 }
 
 /// Converts JSON to a generic CBOR item.
@@ -35,7 +42,7 @@ fn convert(json: &Json, path: &mut String) -> Result<Cbor, JsonCborError> {
             } else {
                 return Err(JsonCborError {
                     path: path.clone(),
-                    number: number.to_string(),
+                    reason: number_reason(number),
                 });
             }
         }
@@ -74,6 +81,13 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "$.a[1]: 2.5 is not an integer; canonical data has no floats"
+        );
+        let huge: Json = serde_json::from_str("[100000000000000000000000000000]").unwrap();
+        assert!(
+            json_to_cbor(&huge)
+                .unwrap_err()
+                .reason
+                .contains("outside the 64-bit integer range")
         );
     }
 

@@ -25,6 +25,7 @@ pub enum OriginScope {
 
 /// A `defeffect` node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DefEffect {
     /// The definition's name.
     pub name: Name,
@@ -74,6 +75,7 @@ impl DefEffect {
 
 /// A `defcap` node: a capability type's parameter schema and its enforcer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DefCap {
     /// The definition's name.
     pub name: Name,
@@ -88,6 +90,7 @@ pub struct DefCap {
 
 /// `{"module": Name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CapEnforcer {
     /// The enforcer module.
     pub module: Name,
@@ -136,6 +139,7 @@ pub enum OriginKind {
 
 /// A `defpolicy` node: rules in order; the first match decides; no match denies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DefPolicy {
     /// The definition's name.
     pub name: Name,
@@ -145,6 +149,7 @@ pub struct DefPolicy {
 
 /// One rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PolicyRule {
     /// Conditions, all of which must hold (an empty match matches everything).
     pub when: PolicyMatch,
@@ -154,6 +159,7 @@ pub struct PolicyRule {
 
 /// The conditions of a rule; absent ones match anything.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PolicyMatch {
     /// Effect kind.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -217,6 +223,7 @@ fn rule(json: &Json, path: &str) -> Result<PolicyRule, AirError> {
 
 /// A `defsecret` node: a named secret bound to a node-local resolver, with its ACLs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DefSecret {
     /// The definition's name.
     pub name: Name,

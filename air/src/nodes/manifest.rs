@@ -16,6 +16,7 @@ pub const AIR_VERSION: &str = "1";
 
 /// A `manifest` node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Manifest {
     /// Always `"1"`.
     pub air_version: String,
@@ -50,6 +51,7 @@ pub struct Manifest {
 
 /// `{name, hash}`: a definition by name and content hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct NamedRef {
     /// The definition's name.
     pub name: Name,
@@ -60,6 +62,7 @@ pub struct NamedRef {
 
 /// Routing of events and inboxes to reducers.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Routing {
     /// Event schema → reducer.
     pub events: Vec<RoutingEvent>,
@@ -76,6 +79,7 @@ impl Routing {
 
 /// `{event, reducer, key_field?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RoutingEvent {
     /// Event schema; must equal the reducer's `abi.reducer.event`.
     pub event: Name,
@@ -88,6 +92,7 @@ pub struct RoutingEvent {
 
 /// `{source, reducer}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RoutingInbox {
     /// External inbox name.
     pub source: String,
@@ -97,6 +102,7 @@ pub struct RoutingInbox {
 
 /// `{event, plan, correlate_by?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Trigger {
     /// The event schema that starts the plan.
     pub event: Name,
@@ -109,6 +115,7 @@ pub struct Trigger {
 
 /// The world's policy and grants.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct Defaults {
     /// The policy every intent is checked against; none means every effect is denied.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -126,6 +133,7 @@ impl Defaults {
 
 /// A capability grant `{name, cap, params, expiry_ns?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct CapGrant {
     /// Unique grant name, used by plans (`cap`) and module bindings.
     pub name: Ident,
@@ -141,6 +149,7 @@ pub struct CapGrant {
 
 /// `{slots: {slot: grant}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ModuleBinding {
     /// Slot → grant name.
     pub slots: BTreeMap<Ident, Ident>,
@@ -153,10 +162,20 @@ impl Manifest {
         node.skip("$kind");
         let air_version = node.req("air_version", |j, p| match j.as_str() {
             Some(AIR_VERSION) => Ok(AIR_VERSION.to_owned()),
-            _ => Err(AirError::new(
+            Some(other) => Err(AirError::new(
                 p,
                 "bad_air_version",
-                format!("unsupported air_version {j}; this runtime reads AIR version \"1\""),
+                format!(
+                    "unsupported air_version \"{other}\"; this runtime reads AIR version \"1\""
+                ),
+            )),
+            None => Err(AirError::new(
+                p,
+                "bad_air_version",
+                format!(
+                    "air_version must be the string \"1\", found {}",
+                    crate::json::kind_of(j)
+                ),
             )),
         })?;
         let refs = |j: &Json, p: &str| reader::list(j, p, named_ref);

@@ -38,6 +38,7 @@ use crate::types::TypeExpr;
 
 /// A `defschema` node: a named type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DefSchema {
     /// The schema's name.
     pub name: Name,
@@ -283,7 +284,7 @@ impl Node {
     /// Canonical CBOR of [`Node::to_json`], self-describe tag included.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, AirError> {
         let item = json_to_cbor(&self.to_json())
-            .map_err(|e| AirError::new(e.path.clone(), "float", e.to_string()))?;
+            .map_err(|e| AirError::new(e.path, "not_an_integer", e.reason))?;
         item.to_canonical()
             .map_err(|e| AirError::new("$", "duplicate_key", e.to_string()))
     }

@@ -23,6 +23,7 @@ pub enum ModuleKind {
 
 /// A `defmodule` node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DefModule {
     /// The module's name.
     pub name: Name,
@@ -40,6 +41,7 @@ pub struct DefModule {
 
 /// A module's interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ModuleAbi {
     /// For reducers.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -51,6 +53,7 @@ pub struct ModuleAbi {
 
 /// A reducer's interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct ReducerAbi {
     /// Schema of the state.
     pub state: Name,
@@ -70,6 +73,7 @@ pub struct ReducerAbi {
 
 /// A pure module's interface.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PureAbi {
     /// Input schema.
     pub input: Name,

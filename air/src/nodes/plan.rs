@@ -16,6 +16,7 @@ pub const PLAN_STEPS_MAX: usize = 1024;
 
 /// A `defplan` node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct DefPlan {
     /// The plan's name.
     pub name: Name,
@@ -52,6 +53,7 @@ pub struct PlanStep {
 
 /// `{"as": NAME}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BindAs {
     /// The variable bound.
     #[serde(rename = "as")]
@@ -60,6 +62,7 @@ pub struct BindAs {
 
 /// `{"effect_id_as": NAME}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct BindEffectId {
     /// The variable that receives the intent hash.
     pub effect_id_as: Ident,
@@ -125,6 +128,7 @@ pub enum StepOp {
 
 /// An edge `from → to`, taken when its guard holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PlanEdge {
     /// Predecessor step.
     pub from: Ident,

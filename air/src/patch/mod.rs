@@ -24,6 +24,7 @@ pub const PATCH_VERSION: &str = "1";
 
 /// A patch document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PatchDoc {
     /// Always `"1"`.
     pub version: String,
@@ -121,6 +122,7 @@ pub enum PatchOp {
 
 /// `{kind, name, hash}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RefAdd {
     /// Definition kind.
     pub kind: DefKind,
@@ -132,6 +134,7 @@ pub struct RefAdd {
 
 /// `{kind, name}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RefRemove {
     /// Definition kind.
     pub kind: DefKind,

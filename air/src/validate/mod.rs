@@ -26,7 +26,10 @@ pub(crate) fn validate(plane: &ControlPlane) -> (Vec<AirError>, BTreeMap<Ident, 
     let world_defs: Vec<&Def> = plane.defs().values().filter(|d| !is_builtin(d)).collect();
     for def in &world_defs {
         match &def.node {
-            Node::Schema(schema) => validator.check_type(def, "$.type", &schema.ty),
+            Node::Schema(schema) => {
+                validator.check_type(def, "$.type", &schema.ty);
+                validator.check_ref_chain(def, &schema.ty);
+            }
             Node::Module(_) => validator.module(def),
             Node::Effect(_) => validator.effect(def),
             Node::Cap(_) => validator.cap(def),

@@ -67,6 +67,15 @@ impl Validator<'_> {
                 event: None,
                 place: format!("the guard of edge {} → {}", edge.from, edge.to),
             };
+            if let Expr::Const(constant) = guard
+                && !matches!(constant, crate::value::Value::Bool(_))
+            {
+                let message = format!(
+                    "a guard is a boolean expression, not a {} constant",
+                    constant.kind_name()
+                );
+                self.at_def(def, &format!("$.edges[{index}].when"), "bad_guard", message);
+            }
             self.expr_refs(
                 def,
                 &facts,
@@ -197,7 +206,10 @@ impl Validator<'_> {
                     def,
                     "$.edges",
                     "plan_cycle",
-                    format!("a plan is a DAG, but steps {} form a cycle", ids.join(", ")),
+                    match ids.as_slice() {
+                        [one] => format!("a plan is a DAG, but step `{one}` has an edge to itself"),
+                        _ => format!("a plan is a DAG, but steps {} form a cycle", ids.join(", ")),
+                    },
                 );
                 return None;
             }

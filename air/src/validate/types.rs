@@ -7,7 +7,7 @@ use crate::json::join_key;
 use crate::name::Name;
 use crate::nodes::{DefKind, Node};
 use crate::plane::Def;
-use crate::types::TypeExpr;
+use crate::types::{REF_CHAIN_MAX, TypeExpr};
 
 use super::Validator;
 
@@ -50,6 +50,23 @@ impl Validator<'_> {
         }
     }
 
+    /// Reports a schema that is only a chain of refs longer than [`REF_CHAIN_MAX`]: nothing
+    /// would ever resolve it (and no check could see through it).
+    pub(super) fn check_ref_chain(&mut self, def: &Def, ty: &TypeExpr) {
+        let mut refs = Vec::new();
+        ty.refs(&mut refs);
+        let all_exist = refs.iter().all(|name| self.schema_exists(name));
+        if all_exist
+            && ty.resolve(self.plane).is_none()
+            && find_cycle_from(def, self.plane).is_none()
+        {
+            let message = format!(
+                "a chain of more than {REF_CHAIN_MAX} refs; refer to the structural type more directly"
+            );
+            self.at_def(def, "$.type", "ref_chain_too_long", message);
+        }
+    }
+
     /// Reports every schema that refers to itself, directly or through others.
     pub(super) fn schema_cycles(&mut self) {
         let plane = self.plane;
@@ -77,6 +94,10 @@ impl Validator<'_> {
             .and_then(|s| s.ty.resolve(self.plane))
             .is_some_and(TypeExpr::is_map_key)
     }
+}
+
+fn find_cycle_from(def: &Def, plane: &crate::plane::ControlPlane) -> Option<Vec<Name>> {
+    def.node.name().and_then(|name| find_cycle(name, plane))
 }
 
 /// A cycle of schema references that starts and ends at `start`, if there is one.

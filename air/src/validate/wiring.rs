@@ -331,31 +331,40 @@ impl Validator<'_> {
                     return;
                 };
                 let key_type = plane.schema(key_schema).and_then(|s| s.ty.resolve(plane));
-                let carriers: Vec<(String, &TypeExpr)> =
-                    match (event_type, field.strip_prefix("$value.")) {
-                        (TypeExpr::Record(_), None) => vec![(String::new(), event_type)],
-                        (TypeExpr::Variant(arms), Some(_)) => arms
-                            .iter()
-                            .map(|(arm, t)| (format!(" (arm {arm})"), t))
-                            .collect(),
-                        (TypeExpr::Variant(_), None) => {
-                            let message = format!(
-                                "{} is a variant: address the wrapped value as `$value.{field}`",
+                let carriers: Vec<(String, &TypeExpr)> = match (
+                    event_type,
+                    field.strip_prefix("$value."),
+                ) {
+                    (TypeExpr::Record(_), None) => vec![(String::new(), event_type)],
+                    (TypeExpr::Variant(arms), Some(_)) => arms
+                        .iter()
+                        .map(|(arm, t)| (format!(" (arm {arm})"), t))
+                        .collect(),
+                    (TypeExpr::Record(_), Some(inner)) => {
+                        let message = format!(
+                            "{} is a record: write the key field as `{inner}`, not `{field}` (`$value.` is for variants)",
+                            route.event
+                        );
+                        return self.at_manifest(&field_path, "bad_key_field", message);
+                    }
+                    (TypeExpr::Variant(_), None) => {
+                        let message = format!(
+                            "{} is a variant: address the wrapped value as `$value.{field}`",
+                            route.event
+                        );
+                        return self.at_manifest(&field_path, "bad_key_field", message);
+                    }
+                    _ => {
+                        return self.at_manifest(
+                            &field_path,
+                            "bad_key_field",
+                            format!(
+                                "{} is neither a record nor a variant of records",
                                 route.event
-                            );
-                            return self.at_manifest(&field_path, "bad_key_field", message);
-                        }
-                        _ => {
-                            return self.at_manifest(
-                                &field_path,
-                                "bad_key_field",
-                                format!(
-                                    "{} is neither a record nor a variant of records",
-                                    route.event
-                                ),
-                            );
-                        }
-                    };
+                            ),
+                        );
+                    }
+                };
                 let field_name = field.strip_prefix("$value.").unwrap_or(field);
                 for (arm, carrier) in carriers {
                     let field_type = match carrier.resolve(plane) {
@@ -374,8 +383,9 @@ impl Validator<'_> {
                         }
                         Some(found) if Some(found) != key_type => {
                             let message = format!(
-                                "field `{field_name}`{arm} is {} but the key schema {key_schema} is not",
-                                found.keyword()
+                                "field `{field_name}`{arm} is {} but the key schema {key_schema} is {}",
+                                found.keyword(),
+                                key_type.map_or("unresolved", TypeExpr::keyword)
                             );
                             return self.at_manifest(&field_path, "bad_key_field", message);
                         }
