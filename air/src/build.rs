@@ -30,6 +30,8 @@ pub(crate) fn build(
     let catalog = Catalog::get();
     let mut defs: BTreeMap<(DefKind, Name), Def> = BTreeMap::new();
     let mut listed: BTreeSet<(DefKind, Name)> = BTreeSet::new();
+    // Listed names that could not be resolved: already reported, so their uses are not.
+    let mut unresolved: BTreeSet<Name> = BTreeSet::new();
     for section in [
         "schemas", "modules", "plans", "effects", "caps", "policies", "secrets",
     ] {
@@ -60,6 +62,7 @@ pub(crate) fn build(
                             "dangling_ref",
                             format!("{} is not a built-in {kind}", named.name),
                         ));
+                        unresolved.insert(named.name.clone());
                         continue;
                     }
                 }
@@ -71,6 +74,7 @@ pub(crate) fn build(
                             "dangling_ref",
                             dangling_message(&named.name, kind, &world),
                         ));
+                        unresolved.insert(named.name.clone());
                         continue;
                     }
                 }
@@ -79,6 +83,7 @@ pub(crate) fn build(
                 Ok(hash) => hash,
                 Err(error) => {
                     errors.push(origin.locate(error));
+                    unresolved.insert(named.name.clone());
                     continue;
                 }
             };
@@ -136,10 +141,6 @@ pub(crate) fn build(
             )));
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-
     let draft = ControlPlane::assemble(
         manifest.clone(),
         crate::hash::Hash::ZERO,
@@ -147,8 +148,14 @@ pub(crate) fn build(
         defs.clone(),
         BTreeMap::new(),
     );
-    let (problems, grant_params) = crate::validate::validate(&draft);
-    errors.0.extend(problems);
+    // Validate even after reference errors: what did resolve can still be checked, so the
+    // author sees every problem in one run. Repeats of the same report are dropped.
+    let (problems, grant_params) = crate::validate::validate(&draft, &unresolved);
+    for problem in problems {
+        if !errors.0.contains(&problem) {
+            errors.push(problem);
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -169,7 +176,7 @@ pub(crate) fn build(
     ))
 }
 
-fn index_world_nodes(
+pub(crate) fn index_world_nodes(
     nodes: Vec<SourcedNode>,
     errors: &mut AirErrors,
 ) -> BTreeMap<(DefKind, Name), SourcedNode> {

@@ -21,8 +21,13 @@ pub struct SourceFile {
     pub text: String,
 }
 
-/// Parses every file into nodes, each with its origin.
+/// Parses every file into nodes, each with its origin; reports every file's problems.
 pub fn parse_sources(files: &[SourceFile]) -> Result<Vec<SourcedNode>, AirErrors> {
+    let (nodes, errors) = parse_all(files);
+    errors.into_result(nodes)
+}
+
+fn parse_all(files: &[SourceFile]) -> (Vec<SourcedNode>, AirErrors) {
     let mut nodes = Vec::new();
     let mut errors = AirErrors::default();
     for file in files {
@@ -51,37 +56,38 @@ pub fn parse_sources(files: &[SourceFile]) -> Result<Vec<SourcedNode>, AirErrors
         };
         for (path, item) in items {
             if nodes.len() >= NODES_MAX {
-                errors.push(
-                    AirError::new(
-                        &path,
-                        "too_many_nodes",
-                        format!("more than {NODES_MAX} nodes"),
-                    )
-                    .in_file(&file.name),
-                );
-                return Err(errors);
+                let message = format!("more than {NODES_MAX} nodes");
+                errors.push(AirError::new(&path, "too_many_nodes", message).in_file(&file.name));
+                return (nodes, errors);
             }
             match Node::from_json(item, &path) {
-                Ok(node) => nodes.push(SourcedNode {
-                    node,
-                    origin: Origin::new(Some(file.name.clone()), path),
-                }),
+                Ok(node) => {
+                    let origin = Origin::new(Some(file.name.clone()), path);
+                    nodes.push(SourcedNode { node, origin });
+                }
                 Err(error) => errors.push(error.in_file(&file.name)),
             }
         }
     }
-    errors.into_result(nodes)
+    (nodes, errors)
 }
 
-/// Loads and validates a world's AIR.
+/// Loads and validates a world's AIR; reports every problem found.
+///
+/// When some nodes do not parse, the whole world cannot be validated, but the checks that need
+/// no manifest (reserved `sys/` names, duplicate definitions) still run on the rest.
 pub fn load_sources(
     files: &[SourceFile],
     options: &BuildOptions,
 ) -> Result<ControlPlane, AirErrors> {
-    let nodes = parse_sources(files)?;
+    let (nodes, mut errors) = parse_all(files);
     let (mut manifests, others): (Vec<SourcedNode>, Vec<SourcedNode>) = nodes
         .into_iter()
         .partition(|n| matches!(n.node, Node::Manifest(_)));
+    if !errors.is_empty() {
+        crate::build::index_world_nodes(others, &mut errors);
+        return Err(errors);
+    }
     if manifests.is_empty() {
         let message = "no manifest: one of the *.air.json files must hold a node with \"$kind\": \"manifest\"";
         return Err(AirError::new("$", "no_manifest", message).into());

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 /// The conformance folder, or `None` when it is absent and we are not in CI (after printing why
 /// `test` is skipped). Panics in CI when it is absent.
+#[allow(dead_code)] // each includer uses what it needs
 pub fn conformance_dir(test: &str) -> Option<PathBuf> {
     let dir = match std::env::var_os("WORLDLINE_CONFORMANCE") {
         Some(dir) => PathBuf::from(dir),
@@ -30,6 +31,7 @@ pub fn conformance_dir(test: &str) -> Option<PathBuf> {
 }
 
 /// `agentos-air-v1/` inside the conformance folder.
+#[allow(dead_code)] // each includer uses what it needs
 pub fn agentos_dir(test: &str) -> Option<PathBuf> {
     conformance_dir(test).map(|d| d.join("agentos-air-v1"))
 }

@@ -8,7 +8,7 @@ mod plans;
 mod types;
 mod wiring;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::build::CATALOG_ORIGIN;
 use crate::error::AirError;
@@ -18,9 +18,16 @@ use crate::plane::{ControlPlane, Def};
 use crate::value::Value;
 
 /// Validates a drafted control plane; returns the problems and the normalized grant params.
-pub(crate) fn validate(plane: &ControlPlane) -> (Vec<AirError>, BTreeMap<Ident, Value>) {
+///
+/// `unresolved` names listed definitions the builder could not resolve (already reported):
+/// references to them are not reported again as dangling.
+pub(crate) fn validate(
+    plane: &ControlPlane,
+    unresolved: &BTreeSet<Name>,
+) -> (Vec<AirError>, BTreeMap<Ident, Value>) {
     let mut validator = Validator {
         plane,
+        unresolved,
         errors: Vec::new(),
     };
     let world_defs: Vec<&Def> = plane.defs().values().filter(|d| !is_builtin(d)).collect();
@@ -54,6 +61,7 @@ fn is_builtin(def: &Def) -> bool {
 
 pub(crate) struct Validator<'a> {
     plane: &'a ControlPlane,
+    unresolved: &'a BTreeSet<Name>,
     errors: Vec<AirError>,
 }
 
@@ -67,6 +75,9 @@ impl Validator<'_> {
         message: impl Into<String>,
     ) {
         let message = message.into();
+        if self.is_cascade(code, &message) {
+            return;
+        }
         let error = if is_builtin(def) {
             let name = def.node.name().map(|n| n.to_string()).unwrap_or_default();
             self.plane.manifest_origin().locate(AirError::new(
@@ -82,12 +93,25 @@ impl Validator<'_> {
 
     /// Reports a problem in the manifest, at `rel_path`.
     fn at_manifest(&mut self, rel_path: &str, code: &'static str, message: impl Into<String>) {
+        let message = message.into();
+        if self.is_cascade(code, &message) {
+            return;
+        }
         self.errors
             .push(self.plane.manifest_origin().locate(AirError::new(
                 rel_path,
                 code,
-                message.into(),
+                message,
             )));
+    }
+
+    /// A dangling reference to a definition the builder already reported as unresolved.
+    fn is_cascade(&self, code: &str, message: &str) -> bool {
+        code == "dangling_ref"
+            && self
+                .unresolved
+                .iter()
+                .any(|name| mentions(message, name.as_str()))
     }
 
     /// True if the schema resolves (listed, or built in).
@@ -123,4 +147,12 @@ impl Validator<'_> {
     fn listed(&self, kind: DefKind, name: &Name) -> bool {
         self.plane.def(kind, name).is_some()
     }
+}
+
+/// True if `message` names `name` as a whole word (names are distinctive: `ns/Name@N`).
+fn mentions(message: &str, name: &str) -> bool {
+    message.match_indices(name).any(|(at, _)| {
+        let next = message[at + name.len()..].chars().next();
+        !next.is_some_and(|c| c.is_ascii_digit())
+    })
 }
