@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::hash::Hash;
 use crate::types::{SchemaLookup, TypeExpr};
-use crate::value::{Value, map_key_text, sort_map, sort_set};
+use crate::value::{BYTES_LEN_MAX, Value, map_key_text, sort_map, sort_set};
 
 use super::{Expr, ExprOp, ExprOrValue, ExprRef, RefRoot};
 
@@ -55,7 +55,7 @@ impl Env for MapEnv {
 #[error("{code}: {message}")]
 pub struct EvalError {
     /// Machine-readable: `missing_ref`, `missing_field`, `missing_key`, `index_out_of_range`,
-    /// `type_mismatch`, `overflow`, `division_by_zero`, `duplicate_key`, `invalid_value`.
+    /// `type_mismatch`, `overflow`, `division_by_zero`, `duplicate_key`, `invalid_value`, `too_large`.
     pub code: &'static str,
     /// For people.
     pub message: String,
@@ -150,11 +150,12 @@ fn resolve_ref(reference: &ExprRef, env: &dyn Env) -> Result<Value, EvalError> {
         RefRoot::Step(id) => env.step(id),
         RefRoot::Event => env.event(),
     };
-    let Some(mut current) = root else {
+    let Some(root) = root else {
         return err("missing_ref", format!("`{}` is not bound", reference.text));
     };
+    let mut current = root.clone();
     for segment in &reference.path {
-        current = navigate(current, segment).ok_or_else(|| EvalError {
+        current = navigate(&current, segment).ok_or_else(|| EvalError {
             code: "missing_ref",
             message: format!(
                 "`{}`: no `{segment}` in a {}",
@@ -163,21 +164,26 @@ fn resolve_ref(reference: &ExprRef, env: &dyn Env) -> Result<Value, EvalError> {
             ),
         })?;
     }
-    Ok(current.clone())
+    Ok(current)
 }
 
 /// One step of a path: a record field, a variant's `$tag`/`$value`, a map key, a list index.
-fn navigate<'a>(value: &'a Value, segment: &str) -> Option<&'a Value> {
+fn navigate(value: &Value, segment: &str) -> Option<Value> {
     match value {
-        Value::Record(fields) => fields.get(segment),
+        Value::Record(fields) => fields.get(segment).cloned(),
+        Value::Variant { tag, .. } if segment == "$tag" => Some(Value::Text(tag.clone())),
         Value::Variant {
             value: Some(inner), ..
-        } if segment == "$value" => Some(inner),
+        } if segment == "$value" => Some((**inner).clone()),
         Value::Map(entries) => entries
             .iter()
             .find(|(k, _)| map_key_text(k) == segment)
-            .map(|(_, v)| v),
-        Value::List(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            .map(|(_, v)| v.clone()),
+        Value::List(items) => segment
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| items.get(i))
+            .cloned(),
         _ => None,
     }
 }
@@ -210,7 +216,7 @@ fn apply(op: ExprOp, args: &[Expr], env: &dyn Env) -> Result<Value, EvalError> {
             .ok_or(())
             .or_else(|_| mismatch(op, &refs)),
         (ExprOp::Get, [container, key]) => get(container, key),
-        (ExprOp::Has, [container, key]) => Ok(Value::Bool(has(container, key))),
+        (ExprOp::Has, [container, key]) => has(container, key).map(Value::Bool),
         (ExprOp::Eq, [a, b]) => Ok(Value::Bool(a.to_cbor_body() == b.to_cbor_body())),
         (ExprOp::Ne, [a, b]) => Ok(Value::Bool(a.to_cbor_body() != b.to_cbor_body())),
         (ExprOp::Lt | ExprOp::Le | ExprOp::Gt | ExprOp::Ge, [a, b]) => {
@@ -222,7 +228,7 @@ fn apply(op: ExprOp, args: &[Expr], env: &dyn Env) -> Result<Value, EvalError> {
                 _ => ordering != Ordering::Less,
             }))
         }
-        (ExprOp::Concat, _) => concat(op, &refs),
+        (ExprOp::Concat, _) => concat(op, &refs).and_then(within_size_limit),
         (ExprOp::StartsWith | ExprOp::EndsWith, [a, b]) => affix(op, a, b),
         (ExprOp::Contains, [container, item]) => contains(op, container, item),
         (ExprOp::Hash, [v]) => Ok(Value::Hash(v.hash())),
@@ -298,8 +304,8 @@ fn get(container: &Value, key: &Value) -> Result<Value, EvalError> {
     }
 }
 
-fn has(container: &Value, key: &Value) -> bool {
-    match (container, key) {
+fn has(container: &Value, key: &Value) -> Result<bool, EvalError> {
+    Ok(match (container, key) {
         (Value::Record(fields), Value::Text(field)) => {
             fields.get(field).is_some_and(|v| *v != Value::Null)
         }
@@ -307,13 +313,15 @@ fn has(container: &Value, key: &Value) -> bool {
             let wanted = key.to_cbor_body();
             entries.iter().any(|(k, _)| k.to_cbor_body() == wanted)
         }
-        (Value::List(items), key) => index(key).is_some_and(|i| i < items.len()),
+        (Value::List(items), Value::Nat(_) | Value::Int(_)) => {
+            index(key).is_some_and(|i| i < items.len())
+        }
         (Value::Set(items), item) => {
             let wanted = item.to_cbor_body();
             items.iter().any(|v| v.to_cbor_body() == wanted)
         }
-        _ => false,
-    }
+        _ => return mismatch(ExprOp::Has, &[container, key]),
+    })
 }
 
 fn as_integer(value: &Value) -> Option<i128> {
@@ -390,6 +398,22 @@ fn concat(op: ExprOp, values: &[&Value]) -> Result<Value, EvalError> {
     }
 }
 
+/// Texts and byte strings hold at most [`BYTES_LEN_MAX`], however they were made.
+fn within_size_limit(value: Value) -> Result<Value, EvalError> {
+    let len = match &value {
+        Value::Text(text) => text.len(),
+        Value::Bytes(bytes) => bytes.len(),
+        _ => 0,
+    };
+    if len > BYTES_LEN_MAX {
+        return err(
+            "too_large",
+            format!("a result of {len} bytes is over the {BYTES_LEN_MAX}-byte limit"),
+        );
+    }
+    Ok(value)
+}
+
 fn affix(op: ExprOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
     let starts = op == ExprOp::StartsWith;
     match (a, b) {
@@ -420,7 +444,7 @@ fn contains(op: ExprOp, container: &Value, item: &Value) -> Result<Value, EvalEr
                 items.iter().any(|v| v.to_cbor_body() == wanted),
             ))
         }
-        (Value::Map(_), key) => Ok(Value::Bool(has(container, key))),
+        (Value::Map(_), key) => has(container, key).map(Value::Bool),
         _ => mismatch(op, &[container, item]),
     }
 }
@@ -478,6 +502,9 @@ fn arithmetic(op: ExprOp, a: &Value, b: &Value) -> Result<Value, EvalError> {
                 i128::from(*y),
             )?)?))
         }
+        (Value::Nat(x), Value::Duration(y)) if op == ExprOp::Mul => Ok(Value::Duration(fit_u64(
+            checked(op, i128::from(*x), i128::from(*y))?,
+        )?)),
         (Value::Duration(x), Value::Nat(y)) if matches!(op, ExprOp::Mul | ExprOp::Div) => Ok(
             Value::Duration(fit_u64(checked(op, i128::from(*x), i128::from(*y))?)?),
         ),

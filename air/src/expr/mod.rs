@@ -247,7 +247,11 @@ impl Expr {
             }
             "variant" => {
                 let mut reader = Obj::new(body, &body_path, "a variant")?;
-                let tag = reader.req("tag", |j, p| text(j, p).map(str::to_owned))?;
+                let tag = reader.req("tag", |j, p| {
+                    let tag = text(j, p)?;
+                    check_field_name(tag, p)?;
+                    Ok(tag.to_owned())
+                })?;
                 let value = reader.opt("value", Expr::from_json)?.map(Box::new);
                 reader.finish()?;
                 Ok(Expr::Variant { tag, value })

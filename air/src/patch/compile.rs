@@ -135,11 +135,11 @@ impl Working {
             .and_then(|n| n.node.hash().ok())
     }
 
-    fn section(&mut self, kind: DefKind) -> Result<&mut Vec<NamedRef>, AirError> {
+    fn section(&mut self, kind: DefKind, op_path: &str) -> Result<&mut Vec<NamedRef>, AirError> {
         let section = kind.section();
         self.manifest.section_mut(section).ok_or_else(|| {
             AirError::new(
-                "$",
+                op_path,
                 "bad_kind",
                 format!("{kind} is not listed in a manifest section"),
             )
@@ -166,9 +166,12 @@ impl Working {
                         format!("{kind} {name} already exists; use replace_def"),
                     ));
                 }
-                self.section(*kind)?.push(NamedRef {
+                // The compiler writes the hash of what it adds (a node that cannot be hashed
+                // is reported when the result is built).
+                let hash = parsed.hash().ok();
+                self.section(*kind, path)?.push(NamedRef {
                     name: name.clone(),
-                    hash: None,
+                    hash,
                 });
                 let origin = Origin::new(Some("patch".to_owned()), format!("{op_path}.node"));
                 self.nodes.insert(
@@ -200,8 +203,13 @@ impl Working {
                         message,
                     ));
                 }
-                for entry in self.section(*kind)?.iter_mut().filter(|r| r.name == *name) {
-                    entry.hash = None;
+                let hash = parsed.hash().ok();
+                for entry in self
+                    .section(*kind, path)?
+                    .iter_mut()
+                    .filter(|r| r.name == *name)
+                {
+                    entry.hash = hash;
                 }
                 let origin = Origin::new(Some("patch".to_owned()), format!("{op_path}.new_node"));
                 self.nodes.insert(
@@ -221,7 +229,7 @@ impl Working {
                 refuse_sys(name, &op_path)?;
                 self.check_pre_hash(*kind, name, *pre_hash, &op_path)?;
                 self.nodes.remove(&(*kind, name.clone()));
-                self.section(*kind)?.retain(|r| r.name != *name);
+                self.section(*kind, path)?.retain(|r| r.name != *name);
             }
             PatchOp::SetManifestRefs { add, remove } => {
                 let op_path = format!("{path}.set_manifest_refs");
@@ -249,7 +257,7 @@ impl Working {
                         }
                         Some(_) => {}
                     }
-                    let section = self.section(added.kind)?;
+                    let section = self.section(added.kind, &item_path)?;
                     if !section.iter().any(|r| r.name == added.name) {
                         section.push(NamedRef {
                             name: added.name.clone(),
@@ -257,8 +265,9 @@ impl Working {
                         });
                     }
                 }
-                for removed in remove {
-                    self.section(removed.kind)?
+                for (index, removed) in remove.iter().enumerate() {
+                    let removed_path = format!("{op_path}.remove[{index}]");
+                    self.section(removed.kind, &removed_path)?
                         .retain(|r| r.name != removed.name);
                 }
             }

@@ -153,6 +153,10 @@ impl schemars::JsonSchema for DefKind {
 }
 
 /// The hash a block op's `pre_hash` must name: SHA-256 of the block's canonical CBOR.
+///
+/// Blocks and documents reach here only after [`PatchDoc::from_json`] proved every number in
+/// them an integer, so the encoding cannot fail; if it ever did, the hash would be of nothing,
+/// which the debug assertion catches in tests.
 pub fn block_hash<T: Serialize>(block: &T) -> Hash {
     // Blocks are plain data; serializing to JSON cannot fail and holds no floats.
     let json = serde_json::to_value(block).unwrap_or(Json::Null);
@@ -160,12 +164,15 @@ pub fn block_hash<T: Serialize>(block: &T) -> Hash {
         .ok()
         .and_then(|c| c.to_canonical().ok())
         .unwrap_or_default();
+    debug_assert!(!bytes.is_empty(), "a patch block without a canonical form");
     Hash::of(&bytes)
 }
 
 impl PatchDoc {
     /// Reads a patch document.
     pub fn from_json(json: &Json) -> Result<PatchDoc, AirError> {
+        // The document is hashed as written: it must have a canonical form (no floats).
+        json_to_cbor(json).map_err(|e| AirError::new(e.path, "not_an_integer", e.reason))?;
         let mut doc = Obj::new(json, "$", "a patch document")?;
         let version = doc.opt("version", |j, p| match j.as_str() {
             Some(PATCH_VERSION) => Ok(PATCH_VERSION.to_owned()),

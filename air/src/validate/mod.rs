@@ -97,12 +97,11 @@ impl Validator<'_> {
         if self.is_cascade(code, &message) {
             return;
         }
-        self.errors
-            .push(self.plane.manifest_origin().locate(AirError::new(
-                rel_path,
-                code,
-                message,
-            )));
+        self.errors.push(
+            self.plane
+                .manifest_origin()
+                .locate(AirError::new(rel_path, code, message)),
+        );
     }
 
     /// A dangling reference to a definition the builder already reported as unresolved.
