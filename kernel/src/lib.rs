@@ -1,7 +1,20 @@
 //! # worldline-kernel
 //!
-//! The deterministic world: storage, stepper, reducer host, plan engine, effect admission,
-//! governance, snapshots and replay, identity and lineage. (Arrives with the kernel issue.)
+//! The deterministic world: a hash-chained journal on redb, the stepper that folds inputs
+//! through WASM reducers (wasmtime), keyed cells, snapshots and replay, and the world's identity.
 //!
 //! **Architecture invariant:** the kernel is synchronous and does no I/O except through its
-//! storage seam; everything non-deterministic enters through ingress stamps or receipts.
+//! storage seam ([`store`]); wall time and entropy enter only as ingress stamps supplied by the
+//! caller, so replay reproduces every byte.
+
+pub mod config;
+pub mod error;
+pub mod host;
+pub mod identity;
+pub mod record;
+pub mod store;
+
+pub mod world;
+
+pub use error::{KernelError, Result};
+pub use world::{CreateOptions, EventInput, Ingress, World};

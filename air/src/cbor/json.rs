@@ -70,6 +70,36 @@ fn convert(json: &Json, path: &mut String) -> Result<Cbor, JsonCborError> {
     })
 }
 
+/// Converts a CBOR item that came from [`json_to_cbor`] back to JSON (AIR nodes are stored as
+/// canonical CBOR and read back this way). Items JSON cannot hold are an error.
+pub fn cbor_to_json(item: &Cbor) -> Result<Json, String> {
+    Ok(match item {
+        Cbor::Null => Json::Null,
+        Cbor::Bool(value) => Json::Bool(*value),
+        Cbor::Unsigned(n) => Json::from(*n),
+        Cbor::Negative(n) => {
+            let value = -1 - i128::from(*n);
+            Json::from(
+                i64::try_from(value).map_err(|_| format!("{value} does not fit a JSON integer"))?,
+            )
+        }
+        Cbor::Text(text) => Json::String(text.clone()),
+        Cbor::Array(items) => {
+            Json::Array(items.iter().map(cbor_to_json).collect::<Result<_, _>>()?)
+        }
+        Cbor::Map(entries) => {
+            let mut map = serde_json::Map::new();
+            for (key, value) in entries {
+                let key = key.as_text().ok_or("a map key that is not text")?;
+                map.insert(key.to_owned(), cbor_to_json(value)?);
+            }
+            Json::Object(map)
+        }
+        Cbor::Bytes(_) => return Err("a byte string".to_owned()),
+        Cbor::Tag(tag, _) => return Err(format!("tag {tag}")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +119,12 @@ mod tests {
                 .reason
                 .contains("outside the 64-bit integer range")
         );
+    }
+
+    #[test]
+    fn json_round_trips_through_cbor() {
+        let json = json!({"a": [1, -2, "x", null, true], "b": {"c": u64::MAX, "d": i64::MIN}});
+        assert_eq!(cbor_to_json(&json_to_cbor(&json).unwrap()).unwrap(), json);
     }
 
     #[test]

@@ -1,0 +1,496 @@
+//! A world on disk: create, open, submit inputs, read state and the journal, replay.
+//!
+//! Layout: `<dir>/.world/world.redb` (journal, CAS, indexes, metadata), `<dir>/.world/key` (the
+//! world's Ed25519 seed, mode 0600), `<dir>/.world/lock` (held by the one process that has the
+//! world open).
+
+mod load;
+mod replay;
+mod sink;
+mod state;
+mod stepper;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use worldline_air::load::{SourceFile, load_sources};
+use worldline_air::plane::BuildOptions;
+use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
+
+pub use replay::{ReplayReport, replay};
+pub use state::{StateMap, leaf_hash, merkle_root};
+
+use crate::config::WorldConfig;
+use crate::error::{KernelError, Result};
+use crate::host::ReducerHost;
+use crate::identity::WorldKey;
+use crate::record::{EventOrigin, GenesisBody, Record, RecordBody, Stamp};
+use crate::store::{Head, RedbStore, Store, WorldLock};
+use sink::{LiveSink, Sink, VerifySink};
+use stepper::Stepper;
+
+/// The folder inside a world directory that holds its files.
+pub const WORLD_DIR: &str = ".world";
+/// Metadata: seq of the latest snapshot pointer record.
+pub const META_SNAPSHOT: &str = "snapshot";
+/// Metadata: the manifest in force.
+pub const META_MANIFEST: &str = "manifest";
+/// Metadata: logical time of the last input.
+pub const META_LOGICAL_NOW: &str = "logical_now_ns";
+
+/// What an input brings from outside: wall time and entropy (the caller reads the clock and the
+/// OS random source; the kernel never does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ingress {
+    /// Wall-clock time, nanoseconds since the epoch.
+    pub now_ns: u64,
+    /// 32 bytes of OS entropy.
+    pub entropy: [u8; 32],
+}
+
+/// An external event, already normalized against its schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventInput {
+    /// Its schema.
+    pub schema: Name,
+    /// Canonical value, no self-describe tag.
+    pub value: Vec<u8>,
+}
+
+/// How to make a new world.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Settings fixed for the world's life.
+    pub config: WorldConfig,
+    /// The Ed25519 secret seed of the world key.
+    pub seed: [u8; 32],
+    /// Time and entropy of the genesis record.
+    pub ingress: Ingress,
+}
+
+/// An open world. Holds the world's lock until dropped.
+pub struct World {
+    dir: PathBuf,
+    store: RedbStore,
+    _lock: WorldLock,
+    stepper: Stepper,
+    did: String,
+    head: Head,
+}
+
+fn world_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let world = dir.join(WORLD_DIR);
+    (
+        world.join("world.redb"),
+        world.join("key"),
+        world.join("lock"),
+        world,
+    )
+}
+
+/// True if `dir` holds a world.
+pub fn is_world(dir: &Path) -> bool {
+    world_files(dir).0.is_file()
+}
+
+fn write_key_file(path: &Path, key: &WorldKey) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| KernelError::io(path, e))?;
+    let hex = worldline_air::cbor::to_hex(&key.seed());
+    file.write_all(format!("ed25519-seed:{hex}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| KernelError::io(path, e))
+}
+
+impl World {
+    /// Creates a world in `dir` from its AIR and module binaries, and writes genesis.
+    ///
+    /// Nothing is left behind if creation fails.
+    pub fn create(
+        dir: &Path,
+        air: &[SourceFile],
+        binaries: BTreeMap<Name, Vec<u8>>,
+        options: CreateOptions,
+    ) -> Result<World> {
+        let (db_path, key_path, lock_path, world_dir) = world_files(dir);
+        if world_dir.exists() {
+            return Err(KernelError::NotAWorld {
+                path: dir.display().to_string(),
+                reason: "is already a world (it has a .world folder)".into(),
+            });
+        }
+        let module_hashes: BTreeMap<Name, Hash> = binaries
+            .iter()
+            .map(|(name, wasm)| (name.clone(), Hash::of(wasm)))
+            .collect();
+        let plane = load_sources(
+            air,
+            &BuildOptions {
+                require_hashes: false,
+                module_hashes,
+            },
+        )?;
+        // Validate modules before touching the disk: a bad binary must leave nothing behind.
+        let pending: BTreeMap<Hash, Vec<u8>> = binaries
+            .into_values()
+            .map(|wasm| (Hash::of(&wasm), wasm))
+            .collect();
+        let mut host = ReducerHost::new(&options.config)?;
+        for (name, hash) in load::wasm_reducers(&plane)? {
+            let wasm = pending
+                .get(&hash)
+                .ok_or_else(|| KernelError::MissingModule {
+                    module: name.clone(),
+                    hash,
+                })?;
+            host.compile(&name, hash, wasm, "step")?;
+        }
+        std::fs::create_dir_all(&world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
+        let created = World::write_genesis(
+            dir, &db_path, &key_path, &lock_path, plane, pending, &options,
+        );
+        if created.is_err() {
+            let _ = std::fs::remove_dir_all(&world_dir);
+        }
+        created
+    }
+
+    fn write_genesis(
+        dir: &Path,
+        db_path: &Path,
+        key_path: &Path,
+        lock_path: &Path,
+        plane: ControlPlane,
+        pending: BTreeMap<Hash, Vec<u8>>,
+        options: &CreateOptions,
+    ) -> Result<World> {
+        let lock = WorldLock::acquire(lock_path)?;
+        let mut store = RedbStore::open(db_path)?;
+        let key = WorldKey::from_seed(options.seed);
+        write_key_file(key_path, &key)?;
+        let mut host = ReducerHost::new(&options.config)?;
+        let mut batch = load::load_modules(&mut host, &plane, &store, &pending)?;
+        let manifest_hash = plane.manifest_hash();
+        let mut stepper = Stepper::new(plane, host, options.config)?;
+        let mut sink = LiveSink::new(0, Hash::ZERO);
+        load::store_plane(stepper.plane(), &mut sink)?;
+        for (hash, wasm) in pending {
+            sink.put_object(hash, wasm);
+        }
+        let stamp = Stamp {
+            now_ns: options.ingress.now_ns,
+            logical_now_ns: options.ingress.now_ns,
+            entropy: options.ingress.entropy,
+            manifest_hash,
+        };
+        let genesis = GenesisBody {
+            did: key.did(),
+            manifest_hash,
+            config: options.config,
+            parent: None,
+        };
+        stepper.process(
+            Record {
+                seq: 0,
+                causes: vec![],
+                stamp: Some(stamp),
+                body: RecordBody::Genesis(genesis),
+            },
+            &mut sink,
+        )?;
+        let head_hash = sink.prev_hash();
+        batch.records.append(&mut sink.batch.records);
+        batch.cas.append(&mut sink.batch.cas);
+        batch.index.append(&mut sink.batch.index);
+        batch.meta.append(&mut sink.batch.meta);
+        batch
+            .meta
+            .push((META_MANIFEST.to_owned(), manifest_hash.as_bytes().to_vec()));
+        batch.meta.push((
+            META_LOGICAL_NOW.to_owned(),
+            options.ingress.now_ns.to_be_bytes().to_vec(),
+        ));
+        store.commit(batch, true)?;
+        Ok(World {
+            dir: dir.to_path_buf(),
+            store,
+            _lock: lock,
+            stepper,
+            did: key.did(),
+            head: Head {
+                seq: 0,
+                hash: head_hash,
+            },
+        })
+    }
+
+    /// Opens a world: the newest snapshot, then the records after it verified by re-running them.
+    pub fn open(dir: &Path) -> Result<World> {
+        let (db_path, _, lock_path, _) = world_files(dir);
+        if !db_path.is_file() {
+            return Err(KernelError::NotAWorld {
+                path: dir.display().to_string(),
+                reason: "is not a world (no .world/world.redb; create one with `world new`)".into(),
+            });
+        }
+        let lock = WorldLock::acquire(&lock_path)?;
+        let mut store = RedbStore::open(&db_path)?;
+        let head = store
+            .head()?
+            .ok_or_else(|| KernelError::Corrupt("the journal is empty".into()))?;
+        let genesis = Record::decode(
+            &store
+                .record(0)?
+                .ok_or_else(|| KernelError::Corrupt("no genesis record".into()))?,
+        )?;
+        let RecordBody::Genesis(genesis_body) = &genesis.body else {
+            return Err(KernelError::Corrupt("record 0 is not genesis".into()));
+        };
+        let manifest_hash = meta_hash(&store, META_MANIFEST)?;
+        let plane = load::plane_from_store(&store, &manifest_hash)?;
+        let mut host = ReducerHost::new(&genesis_body.config)?;
+        let artifacts = load::load_modules(&mut host, &plane, &store, &BTreeMap::new())?;
+        store.commit(artifacts, false)?;
+        let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
+        let logical_now_ns = meta_u64(&store, META_LOGICAL_NOW)?.unwrap_or(0);
+
+        // Start from the newest snapshot (or genesis) and re-run the tail, checking each record.
+        let start = match meta_u64(&store, META_SNAPSHOT)? {
+            Some(pointer_seq) => {
+                let pointer = Record::decode(&store.record(pointer_seq)?.ok_or_else(|| {
+                    KernelError::Corrupt("the snapshot pointer record is missing".into())
+                })?)?;
+                let RecordBody::SnapshotPointer {
+                    snapshot_hash,
+                    height,
+                } = pointer.body
+                else {
+                    return Err(KernelError::Corrupt(format!(
+                        "record {pointer_seq} is not a snapshot pointer"
+                    )));
+                };
+                let object = store.cas_get(&snapshot_hash)?.ok_or_else(|| {
+                    KernelError::Corrupt(format!("snapshot {snapshot_hash} is missing"))
+                })?;
+                if Hash::of(&object) != snapshot_hash {
+                    return Err(KernelError::Corrupt(format!(
+                        "snapshot {snapshot_hash} does not match its hash"
+                    )));
+                }
+                let (_, states) = StateMap::from_snapshot(&object, &mut |h| store.cas_get(h))?;
+                stepper.restore(states, height, logical_now_ns);
+                pointer_seq + 1
+            }
+            None => {
+                stepper.restore(StateMap::default(), 0, logical_now_ns);
+                1
+            }
+        };
+        let prev = store
+            .record_hash(start - 1)?
+            .ok_or_else(|| KernelError::Corrupt(format!("record {} has no hash", start - 1)))?;
+        let mut verify = VerifySink::new(&store, start, prev);
+        replay::run_tail(&mut stepper, &mut verify, head.seq)?;
+        let did = genesis_body.did.clone();
+        drop(verify);
+        Ok(World {
+            dir: dir.to_path_buf(),
+            store,
+            _lock: lock,
+            stepper,
+            did,
+            head,
+        })
+    }
+
+    /// The world directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The world's DID.
+    pub fn did(&self) -> &str {
+        &self.did
+    }
+
+    /// The journal's last record.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+
+    /// The control plane in force.
+    pub fn plane(&self) -> &ControlPlane {
+        self.stepper.plane()
+    }
+
+    /// All states.
+    pub fn states(&self) -> &StateMap {
+        self.stepper.states()
+    }
+
+    /// Reads an external event from JSON (either lens) and normalizes it against its schema.
+    pub fn event_from_json(&self, schema: &str, json: &serde_json::Value) -> Result<EventInput> {
+        let name = Name::parse(schema).map_err(|e| KernelError::Rejected(e.to_string()))?;
+        let ty = self
+            .plane()
+            .def(worldline_air::nodes::DefKind::Schema, &name)
+            .and_then(|_| self.plane().schema_type_of(&name))
+            .ok_or_else(|| {
+                KernelError::Rejected(format!("{name} is not a schema of this world"))
+            })?;
+        let value = worldline_air::value::from_any_json(json, ty, self.plane())
+            .map_err(|e| KernelError::Rejected(format!("{name}: {e}")))?;
+        Ok(EventInput {
+            schema: name,
+            value: value.to_cbor_body(),
+        })
+    }
+
+    /// Appends external events, runs everything they cause, and commits it all in one write
+    /// transaction (durable if asked). Returns, per input, the seqs it appended.
+    ///
+    /// If the commit fails, nothing of the batch is kept, in memory or on disk.
+    pub fn submit(
+        &mut self,
+        inputs: Vec<(EventInput, Ingress)>,
+        durable: bool,
+    ) -> Result<Vec<Vec<u64>>> {
+        let mut sink = LiveSink::new(self.head.seq + 1, self.head.hash);
+        self.stepper.begin();
+        let processed = self.process_all(inputs, &mut sink);
+        let outcome = processed.and_then(|appended| {
+            let mut batch = std::mem::take(&mut sink.batch);
+            batch.meta.push((
+                META_LOGICAL_NOW.to_owned(),
+                self.stepper.logical_now_ns().to_be_bytes().to_vec(),
+            ));
+            self.store.commit(batch, durable).map(|()| appended)
+        });
+        match outcome {
+            Ok(appended) => {
+                self.stepper.commit();
+                self.head = Head {
+                    seq: sink.next_seq() - 1,
+                    hash: sink.prev_hash(),
+                };
+                Ok(appended)
+            }
+            Err(error) => {
+                self.stepper.rollback();
+                Err(error)
+            }
+        }
+    }
+
+    fn process_all(
+        &mut self,
+        inputs: Vec<(EventInput, Ingress)>,
+        sink: &mut LiveSink,
+    ) -> Result<Vec<Vec<u64>>> {
+        let mut appended = Vec::with_capacity(inputs.len());
+        for (event, ingress) in inputs {
+            let stamp = Stamp {
+                now_ns: ingress.now_ns,
+                logical_now_ns: ingress.now_ns.max(self.stepper.logical_now_ns()),
+                entropy: ingress.entropy,
+                manifest_hash: self.plane().manifest_hash(),
+            };
+            let body = RecordBody::DomainEvent {
+                schema: event.schema,
+                value: event.value,
+                origin: EventOrigin::External,
+            };
+            appended.push(self.stepper.process(
+                Record {
+                    seq: 0,
+                    causes: vec![],
+                    stamp: Some(stamp),
+                    body,
+                },
+                sink,
+            )?);
+        }
+        Ok(appended)
+    }
+
+    /// The cell key of a keyed reducer, read from JSON through the reducer's key schema.
+    pub fn cell_key_from_json(&self, reducer: &Name, json: &serde_json::Value) -> Result<Vec<u8>> {
+        let module = self.plane().module(reducer).ok_or_else(|| {
+            KernelError::Rejected(format!("{reducer} is not a module of this world"))
+        })?;
+        let key_schema = module
+            .key_schema
+            .as_ref()
+            .ok_or_else(|| KernelError::Rejected(format!("{reducer} is not keyed")))?;
+        let ty = self
+            .plane()
+            .schema_type_of(key_schema)
+            .cloned()
+            .unwrap_or(TypeExpr::Text);
+        let value = worldline_air::value::from_any_json(json, &ty, self.plane())
+            .map_err(|e| KernelError::Rejected(format!("key: {e}")))?;
+        Ok(value.to_cbor_body())
+    }
+
+    /// A reducer's (or cell's) state, decoded through its state schema.
+    pub fn state(&self, reducer: &Name, key: &[u8]) -> Result<Option<Value>> {
+        let module = self.plane().module(reducer).ok_or_else(|| {
+            KernelError::Rejected(format!("{reducer} is not a module of this world"))
+        })?;
+        let abi = module
+            .reducer()
+            .ok_or_else(|| KernelError::Rejected(format!("{reducer} is not a reducer")))?;
+        let ty = self
+            .plane()
+            .schema_type_of(&abi.state)
+            .cloned()
+            .unwrap_or(TypeExpr::Unit);
+        match self.stepper.states().get(reducer, key) {
+            None => Ok(None),
+            Some(bytes) => Value::from_cbor_bytes(bytes, &ty, self.plane())
+                .map(Some)
+                .map_err(|e| KernelError::Corrupt(format!("state of {reducer}: {e}"))),
+        }
+    }
+
+    /// Up to `limit` records from `from` on, decoded, with their chain hashes.
+    pub fn records(&self, from: u64, limit: usize) -> Result<Vec<(Record, Hash)>> {
+        self.store
+            .records(from, limit)?
+            .into_iter()
+            .map(|(_, bytes, hash)| Ok((Record::decode(&bytes)?, hash)))
+            .collect()
+    }
+
+    /// The world's store (read access for queries).
+    pub fn store(&self) -> &dyn Store {
+        &self.store
+    }
+}
+
+fn meta_u64(store: &dyn Store, key: &str) -> Result<Option<u64>> {
+    match store.meta(key)? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(u64::from_be_bytes(
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| KernelError::Corrupt(format!("metadata `{key}` is not a u64")))?,
+        ))),
+    }
+}
+
+fn meta_hash(store: &dyn Store, key: &str) -> Result<Hash> {
+    let bytes = store
+        .meta(key)?
+        .ok_or_else(|| KernelError::Corrupt(format!("metadata `{key}` is missing")))?;
+    Ok(Hash(bytes.as_slice().try_into().map_err(|_| {
+        KernelError::Corrupt(format!("metadata `{key}` is not a hash"))
+    })?))
+}

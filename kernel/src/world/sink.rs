@@ -1,0 +1,198 @@
+//! Where the stepper's records go: appended to a batch (live), or checked against the journal
+//! (replay, and the tail after a snapshot when a world opens).
+
+use worldline_air::Hash;
+
+use crate::error::{KernelError, Result};
+use crate::record::{Record, RecordBody, chain_hash};
+use crate::store::{Batch, IndexEntry, Store};
+
+/// Records per page when reading the journal ahead.
+const VERIFY_PAGE: usize = 4096;
+
+/// Receives the records (and CAS objects) a step produces.
+pub trait Sink {
+    /// The seq the next record will get.
+    fn next_seq(&self) -> u64;
+    /// Appends a record (its `seq` is overwritten with [`Sink::next_seq`]); returns the seq.
+    fn append(&mut self, record: Record) -> Result<u64>;
+    /// Stores a content-addressed object.
+    fn put_object(&mut self, hash: Hash, bytes: Vec<u8>);
+    /// Records that the latest snapshot pointer is at `seq`.
+    fn snapshot_at(&mut self, seq: u64);
+}
+
+/// Appends into a [`Batch`] for one atomic commit.
+pub struct LiveSink {
+    next_seq: u64,
+    prev_hash: Hash,
+    /// What will be committed.
+    pub batch: Batch,
+}
+
+impl LiveSink {
+    /// A sink continuing after the record `prev_hash` at `next_seq - 1`.
+    pub fn new(next_seq: u64, prev_hash: Hash) -> LiveSink {
+        LiveSink {
+            next_seq,
+            prev_hash,
+            batch: Batch::default(),
+        }
+    }
+
+    /// The hash of the last record appended (or of the head before).
+    pub fn prev_hash(&self) -> Hash {
+        self.prev_hash
+    }
+}
+
+/// The index entries a record contributes.
+pub fn index_entries(record: &Record) -> Vec<IndexEntry> {
+    let mut entries: Vec<IndexEntry> = record
+        .causes
+        .iter()
+        .map(|&cause| IndexEntry::Cause {
+            cause,
+            child: record.seq,
+        })
+        .collect();
+    match &record.body {
+        RecordBody::DomainEvent { schema, .. } => entries.push(IndexEntry::Schema {
+            schema: schema.to_string(),
+            seq: record.seq,
+        }),
+        RecordBody::EffectIntent(i) => entries.push(IndexEntry::Intent {
+            intent: i.intent_hash,
+            seq: record.seq,
+        }),
+        RecordBody::Admission(a) => entries.push(IndexEntry::Intent {
+            intent: a.intent_hash,
+            seq: record.seq,
+        }),
+        RecordBody::Receipt(r) => entries.push(IndexEntry::Intent {
+            intent: r.intent_hash,
+            seq: record.seq,
+        }),
+        _ => {}
+    }
+    entries
+}
+
+impl Sink for LiveSink {
+    fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    fn append(&mut self, mut record: Record) -> Result<u64> {
+        record.seq = self.next_seq;
+        let bytes = record.encode();
+        let hash = chain_hash(&self.prev_hash, &bytes);
+        self.batch.index.extend(index_entries(&record));
+        self.batch.records.push((record.seq, bytes, hash));
+        self.prev_hash = hash;
+        self.next_seq += 1;
+        Ok(record.seq)
+    }
+
+    fn put_object(&mut self, hash: Hash, bytes: Vec<u8>) {
+        self.batch.cas.push((hash, bytes));
+    }
+
+    fn snapshot_at(&mut self, seq: u64) {
+        self.batch.meta.push((
+            crate::world::META_SNAPSHOT.to_owned(),
+            seq.to_be_bytes().to_vec(),
+        ));
+    }
+}
+
+/// Checks each produced record against the journal, byte for byte and hash for hash.
+pub struct VerifySink<'s> {
+    store: &'s dyn Store,
+    next_seq: u64,
+    prev_hash: Hash,
+    page: std::collections::VecDeque<(u64, Vec<u8>, Hash)>,
+}
+
+impl<'s> VerifySink<'s> {
+    /// Verifies from `next_seq` on, the record before it having hash `prev_hash`.
+    pub fn new(store: &'s dyn Store, next_seq: u64, prev_hash: Hash) -> VerifySink<'s> {
+        VerifySink {
+            store,
+            next_seq,
+            prev_hash,
+            page: Default::default(),
+        }
+    }
+
+    /// The stored record at the next seq (decoded), reading ahead a page at a time.
+    pub fn peek(&mut self) -> Result<Option<(Record, Vec<u8>, Hash)>> {
+        if self
+            .page
+            .front()
+            .is_none_or(|(seq, _, _)| *seq != self.next_seq)
+        {
+            self.page = self.store.records(self.next_seq, VERIFY_PAGE)?.into();
+        }
+        match self.page.front() {
+            Some((seq, bytes, hash)) if *seq == self.next_seq => {
+                Ok(Some((Record::decode(bytes)?, bytes.clone(), *hash)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+impl Sink for VerifySink<'_> {
+    fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    fn append(&mut self, mut record: Record) -> Result<u64> {
+        let seq = self.next_seq;
+        record.seq = seq;
+        let bytes = record.encode();
+        let hash = chain_hash(&self.prev_hash, &bytes);
+        let diverged = |reason: String| KernelError::Diverged { seq, reason };
+        match self.peek()? {
+            None => {
+                return Err(diverged(format!(
+                    "replay produced a {} record the journal does not have",
+                    record.body.kind()
+                )));
+            }
+            Some((stored, stored_bytes, stored_hash)) => {
+                if stored_bytes != bytes {
+                    let reason = if stored.body.kind() == record.body.kind() {
+                        format!(
+                            "the {} record differs from the journal's",
+                            record.body.kind()
+                        )
+                    } else {
+                        format!(
+                            "replay produced a {} record where the journal has a {}",
+                            record.body.kind(),
+                            stored.body.kind()
+                        )
+                    };
+                    return Err(diverged(reason));
+                }
+                if stored_hash != hash {
+                    return Err(diverged(
+                        "the record's chain hash does not follow from its predecessor".to_owned(),
+                    ));
+                }
+            }
+        }
+        self.page.pop_front();
+        self.prev_hash = hash;
+        self.next_seq += 1;
+        Ok(seq)
+    }
+
+    fn put_object(&mut self, _hash: Hash, _bytes: Vec<u8>) {
+        // The objects were stored when the journal was written; replay writes nothing.
+    }
+
+    fn snapshot_at(&mut self, _seq: u64) {}
+}

@@ -1,0 +1,226 @@
+//! Reducer and cell state: the in-memory map, its Merkle root, and snapshot objects.
+//!
+//! Each state is keyed by `(reducer, key)`, the key being the cell key's canonical CBOR (empty
+//! for an unkeyed reducer). The state root is an RFC 6962-style Merkle tree over the entries in
+//! key order, so one state can later be proven against a checkpoint without the rest.
+
+use std::collections::BTreeMap;
+
+use worldline_air::cbor::{self, Cbor};
+use worldline_air::{Hash, Name};
+
+use crate::error::{KernelError, Result};
+use crate::record::codec::{self, MapBuilder, MapReader};
+
+/// Domain tag of a state leaf.
+const LEAF_TAG: &[u8] = b"worldline/state-leaf/v1";
+/// Domain tag of an inner node.
+const NODE_TAG: &[u8] = b"worldline/state-node/v1";
+/// Domain tag of the root of no state at all.
+const EMPTY_TAG: &[u8] = b"worldline/state-empty/v1";
+
+/// `(reducer, cell key)`; the key is empty for unkeyed reducers.
+pub type StateKey = (Name, Vec<u8>);
+
+/// All states of a world.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateMap {
+    states: BTreeMap<StateKey, Vec<u8>>,
+}
+
+impl StateMap {
+    /// A state, if present.
+    pub fn get(&self, reducer: &Name, key: &[u8]) -> Option<&Vec<u8>> {
+        self.states.get(&(reducer.clone(), key.to_vec()))
+    }
+
+    /// Sets (`Some`) or deletes (`None`) a state; returns the previous value.
+    pub fn set(&mut self, reducer: &Name, key: &[u8], state: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let key = (reducer.clone(), key.to_vec());
+        match state {
+            Some(state) => self.states.insert(key, state),
+            None => self.states.remove(&key),
+        }
+    }
+
+    /// Every state of one reducer, in key order.
+    pub fn of_reducer<'a>(
+        &'a self,
+        reducer: &'a Name,
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
+        self.states
+            .range((reducer.clone(), Vec::new())..)
+            .take_while(move |((r, _), _)| r == reducer)
+            .map(|((_, k), v)| (k, v))
+    }
+
+    /// Number of states.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// True when there is no state.
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    /// The Merkle root over all states.
+    pub fn root(&self) -> Hash {
+        let leaves: Vec<Hash> = self
+            .states
+            .iter()
+            .map(|((reducer, key), state)| leaf_hash(reducer, key, state))
+            .collect();
+        merkle_root(&leaves)
+    }
+
+    /// The snapshot object: `{height, states: [[reducer, key, state_hash]…]}`, plus the state
+    /// blobs it references (to be stored in the CAS by their hashes).
+    pub fn snapshot(&self, height: u64) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
+        let mut entries = Vec::with_capacity(self.states.len());
+        let mut blobs = Vec::with_capacity(self.states.len());
+        for ((reducer, key), state) in &self.states {
+            let state_hash = Hash::of(state);
+            entries.push(Cbor::Array(vec![
+                Cbor::Text(reducer.to_string()),
+                Cbor::Bytes(key.clone()),
+                Cbor::Bytes(state_hash.as_bytes().to_vec()),
+            ]));
+            blobs.push((state_hash, state.clone()));
+        }
+        let mut list = Vec::new();
+        // An array of arrays of text and bytes cannot hold a duplicate map key.
+        let _ = Cbor::Array(entries).write_canonical(&mut list);
+        let mut map = MapBuilder::new();
+        map.uint("height", height);
+        map.raw("states", list);
+        (map.finish_tagged(), blobs)
+    }
+
+    /// Rebuilds the map from a snapshot object, fetching each state blob with `blob`.
+    pub fn from_snapshot(
+        bytes: &[u8],
+        blob: &mut dyn FnMut(&Hash) -> Result<Option<Vec<u8>>>,
+    ) -> Result<(u64, StateMap)> {
+        let item = codec::decode(bytes, "snapshot")?;
+        let map = MapReader::new(&item, "snapshot")?;
+        let height = map.uint("height")?;
+        let Some(Cbor::Array(entries)) = map.get("states") else {
+            return Err(KernelError::Corrupt(
+                "snapshot: `states` is not an array".into(),
+            ));
+        };
+        let mut states = BTreeMap::new();
+        for entry in entries {
+            let (reducer, key, state_hash) = match entry {
+                Cbor::Array(parts) => match parts.as_slice() {
+                    [Cbor::Text(reducer), Cbor::Bytes(key), Cbor::Bytes(hash)] => {
+                        (reducer, key, hash)
+                    }
+                    _ => {
+                        return Err(KernelError::Corrupt(
+                            "snapshot: a malformed state entry".into(),
+                        ));
+                    }
+                },
+                _ => {
+                    return Err(KernelError::Corrupt(
+                        "snapshot: a state entry is not an array".into(),
+                    ));
+                }
+            };
+            let reducer =
+                Name::parse(reducer).map_err(|e| KernelError::Corrupt(format!("snapshot: {e}")))?;
+            let state_hash = Hash(hash_bytes(state_hash)?);
+            let state = blob(&state_hash)?.ok_or_else(|| {
+                KernelError::Corrupt(format!(
+                    "snapshot: state {state_hash} is missing from the store"
+                ))
+            })?;
+            if Hash::of(&state) != state_hash {
+                return Err(KernelError::Corrupt(format!(
+                    "snapshot: state {state_hash} does not match its hash"
+                )));
+            }
+            states.insert((reducer, key.clone()), state);
+        }
+        Ok((height, StateMap { states }))
+    }
+}
+
+fn hash_bytes(bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| KernelError::Corrupt("snapshot: a state hash is not 32 bytes".into()))
+}
+
+/// The leaf of one state: `sha256(LEAF_TAG ‖ canonical [reducer, key, sha256(state)])`.
+pub fn leaf_hash(reducer: &Name, key: &[u8], state: &[u8]) -> Hash {
+    let mut leaf = Vec::with_capacity(reducer.as_str().len() + key.len() + 40);
+    cbor::write_array_head(&mut leaf, 3);
+    cbor::write_text(&mut leaf, reducer.as_str());
+    cbor::write_bytes(&mut leaf, key);
+    cbor::write_bytes(&mut leaf, Hash::of(state).as_bytes());
+    Hash::of_parts(&[LEAF_TAG, &leaf])
+}
+
+/// Binary Merkle root: pairs hashed level by level, an odd node carried up unchanged.
+pub fn merkle_root(leaves: &[Hash]) -> Hash {
+    if leaves.is_empty() {
+        return Hash::of(EMPTY_TAG);
+    }
+    let mut level = leaves.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [left, right] => Hash::of_parts(&[NODE_TAG, left.as_bytes(), right.as_bytes()]),
+                [single] => *single,
+                _ => unreachable!("chunks(2) yields one or two"),
+            })
+            .collect();
+    }
+    level[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).unwrap()
+    }
+
+    #[test]
+    fn root_depends_on_every_state_and_not_on_insertion_order() {
+        let mut a = StateMap::default();
+        a.set(&name("demo/A@1"), b"", Some(vec![1]));
+        a.set(&name("demo/B@1"), b"k", Some(vec![2]));
+        let mut b = StateMap::default();
+        b.set(&name("demo/B@1"), b"k", Some(vec![2]));
+        b.set(&name("demo/A@1"), b"", Some(vec![1]));
+        assert_eq!(a.root(), b.root());
+        b.set(&name("demo/B@1"), b"k", Some(vec![3]));
+        assert_ne!(a.root(), b.root());
+        b.set(&name("demo/B@1"), b"k", None);
+        assert_ne!(a.root(), b.root());
+        assert_eq!(StateMap::default().root(), Hash::of(EMPTY_TAG));
+    }
+
+    #[test]
+    fn snapshots_round_trip() {
+        let mut states = StateMap::default();
+        for i in 0..5u8 {
+            states.set(&name("demo/Cells@1"), &[0x61, i], Some(vec![i; 3]));
+        }
+        let (bytes, blobs) = states.snapshot(42);
+        let blobs: BTreeMap<Hash, Vec<u8>> = blobs.into_iter().collect();
+        let (height, back) =
+            StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
+        assert_eq!((height, &back), (42, &states));
+        assert!(
+            StateMap::from_snapshot(&bytes, &mut |_| Ok(Some(vec![9]))).is_err(),
+            "a blob must match its hash"
+        );
+    }
+}
