@@ -1,0 +1,186 @@
+//! `world bench <workload>`: the kernel's throughput on this machine, in a throwaway world.
+//!
+//! Events are normalized once up front (the JSON lens is measured by `cargo bench -p
+//! worldline-air`), so the figures are the kernel's own: stamping, record encoding and hashing,
+//! the wasm step in a fresh instance, checking the output, and the redb commit.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::ValueEnum;
+use serde_json::json;
+use worldline_kernel::config::WorldConfig;
+use worldline_kernel::world::replay;
+use worldline_kernel::{EventInput, Ingress, World};
+
+use crate::failure::Failure;
+use crate::world_cmd::{create_world, kernel};
+
+/// Events per durable commit in the batched run.
+const BATCH_EVENTS: usize = 1000;
+/// Most events sent with one durable commit each (fsync per event is slow by nature).
+const SINGLE_COMMIT_EVENTS_MAX: u64 = 5000;
+/// Accounts of the cells workload.
+const CELLS_ACCOUNTS: u64 = 10_000;
+
+/// The workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Workload {
+    /// One reducer (the counter).
+    Counter,
+    /// A keyed reducer: 10,000 account cells.
+    Cells,
+}
+
+impl Workload {
+    fn world(self) -> &'static str {
+        match self {
+            Workload::Counter => "counter",
+            Workload::Cells => "cells",
+        }
+    }
+}
+
+/// Finds `worlds/<name>` from the current directory upward, else next to this crate's source.
+fn world_dir(name: &str) -> Result<PathBuf, Failure> {
+    let here =
+        std::env::current_dir().map_err(|e| Failure::message(format!("current directory: {e}")))?;
+    let compiled_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    here.ancestors()
+        .map(Path::to_path_buf)
+        .chain(std::iter::once(compiled_in))
+        .map(|dir| dir.join("worlds").join(name))
+        .find(|dir| dir.join("air").is_dir())
+        .ok_or_else(|| {
+            Failure::message(format!(
+                "worlds/{name} not found; run the bench from the repository"
+            ))
+        })
+}
+
+fn events(
+    world: &World,
+    workload: Workload,
+    count: u64,
+    offset: u64,
+) -> Result<Vec<EventInput>, Failure> {
+    let dir = world.dir().to_path_buf();
+    let make = |schema: &str, json: serde_json::Value| {
+        world.event_from_json(schema, &json).map_err(kernel(&dir))
+    };
+    match workload {
+        Workload::Counter => {
+            let tick = make("demo/CounterEvent@1", json!("Tick"))?;
+            let mut out = Vec::with_capacity(count as usize);
+            if offset == 0 {
+                out.push(make("demo/CounterEvent@1", json!({"Start": {"target": u64::MAX / 2}}))?);
+            }
+            while (out.len() as u64) < count {
+                out.push(tick.clone());
+            }
+            Ok(out)
+        }
+        Workload::Cells => (offset..offset + count)
+            .map(|i| make("demo/LedgerEvent@1", json!({"Deposit": {"account": format!("acct-{}", i % CELLS_ACCOUNTS), "amount": 1}})))
+            .collect(),
+    }
+}
+
+fn ingress(i: u64) -> Ingress {
+    let mut entropy = [0u8; 32];
+    entropy[..8].copy_from_slice(&i.to_le_bytes());
+    Ingress {
+        now_ns: 1_700_000_000_000_000_000 + i * 1000,
+        entropy,
+    }
+}
+
+/// Resident memory of this process in KiB (Linux), if readable.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs the benchmark and prints the figures.
+pub fn run(workload: Workload, count: u64, as_json: bool) -> Result<(), Failure> {
+    let air = world_dir(workload.world())?.join("air");
+    let scratch =
+        tempfile::tempdir().map_err(|e| Failure::message(format!("temporary directory: {e}")))?;
+    let dir = scratch.path().join("world");
+    let mut world = create_world(&dir, &air, &[], WorldConfig::default())?;
+
+    let inputs = events(&world, workload, count, 0)?;
+    let started = Instant::now();
+    let mut sent = 0u64;
+    for chunk in inputs.chunks(BATCH_EVENTS) {
+        let batch = chunk.iter().map(|e| {
+            sent += 1;
+            (e.clone(), ingress(sent))
+        });
+        world.submit(batch.collect(), true).map_err(kernel(&dir))?;
+    }
+    let batched_s = started.elapsed().as_secs_f64();
+
+    let singles = count.min(SINGLE_COMMIT_EVENTS_MAX);
+    let single_inputs = events(&world, workload, singles, count)?;
+    let started = Instant::now();
+    for event in single_inputs {
+        sent += 1;
+        world
+            .submit(vec![(event, ingress(sent))], true)
+            .map_err(kernel(&dir))?;
+    }
+    let single_s = started.elapsed().as_secs_f64();
+    let records = world.head().seq + 1;
+    let rss_after_ingest = rss_kib();
+    drop(world);
+
+    let started = Instant::now();
+    let reopened = World::open(&dir).map_err(kernel(&dir))?;
+    let open_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let rss_after_open = rss_kib();
+    drop(reopened);
+
+    let started = Instant::now();
+    let report = replay(&dir).map_err(kernel(&dir))?;
+    let replay_s = started.elapsed().as_secs_f64();
+
+    let batched_rate = count as f64 / batched_s;
+    let single_rate = singles as f64 / single_s;
+    let replay_rate = report.inputs as f64 / replay_s;
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "workload": workload.world(), "events": count, "records": records,
+                "ingest_batched_events_per_s": batched_rate, "batch_events": BATCH_EVENTS,
+                "ingest_single_commit_events_per_s": single_rate, "single_commit_events": singles,
+                "replay_events_per_s": replay_rate, "replay_inputs": report.inputs,
+                "open_ms": open_ms, "rss_after_ingest_kib": rss_after_ingest, "rss_after_open_kib": rss_after_open,
+            })
+        );
+    } else {
+        println!(
+            "workload {} ({count} events, {records} records)",
+            workload.world()
+        );
+        println!(
+            "  ingest, {BATCH_EVENTS} events per durable commit   {batched_rate:>12.0} events/s"
+        );
+        println!(
+            "  ingest, one durable commit per event   {single_rate:>12.0} events/s ({singles} events)"
+        );
+        println!("  replay from genesis (incl. open)       {replay_rate:>12.0} events/s");
+        println!("  open (snapshot + tail)                 {open_ms:>12.1} ms");
+        if let (Some(ingest), Some(open)) = (rss_after_ingest, rss_after_open) {
+            println!(
+                "  resident memory                        {:>9} KiB after ingest, {open} KiB after open",
+                ingest
+            );
+        }
+    }
+    Ok(())
+}

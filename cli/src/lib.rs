@@ -1,0 +1,66 @@
+//! # worldline-cli
+//!
+//! The `world` command line. The only place that turns library errors into messages: every
+//! failure is one line on stderr (or one JSON document with `--json`) and a non-zero exit.
+//!
+//! **Architecture invariant:** this crate decides nothing about a world; it reads files, the
+//! clock and the OS random source, hands them to the kernel, and prints what comes back.
+
+mod air_cmd;
+mod bench;
+mod failure;
+mod files;
+pub mod modules;
+mod render;
+pub mod world_cmd;
+
+use clap::{Parser, Subcommand};
+
+pub use failure::Failure;
+
+/// Worldline: deterministic, auditable agent worlds.
+#[derive(Parser)]
+#[command(name = "world", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check, hash and describe AIR (the control plane).
+    #[command(subcommand)]
+    Air(air_cmd::AirCommand),
+    #[command(flatten)]
+    World(world_cmd::WorldCommand),
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Air(command) => air_cmd::run(command),
+        Command::World(command) => world_cmd::run(command),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(failure) => failure.report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn failure_exit_codes() {
+        assert_eq!(Failure::Reported.exit_code(), 1);
+        assert_eq!(Failure::message("x").exit_code(), 1);
+    }
+}

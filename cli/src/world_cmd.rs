@@ -1,0 +1,361 @@
+//! `world new | send | state | log | replay`: working with a world on disk.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::{Value as Json, json};
+use worldline_air::Name;
+use worldline_kernel::config::WorldConfig;
+use worldline_kernel::record::RecordBody;
+use worldline_kernel::world::replay;
+use worldline_kernel::{CreateOptions, Ingress, KernelError, World};
+
+use crate::failure::Failure;
+use crate::files::{air_dir, read_air_dir};
+use crate::render::{record_json, record_line};
+
+/// Commands on a world directory.
+#[derive(Subcommand)]
+pub enum WorldCommand {
+    /// Create a world from its AIR: a new Ed25519 identity (did:key) and the genesis record.
+    ///
+    /// Modules come from --module, or (for the example worlds) are built from modules/ as the
+    /// world's world.json says.
+    ///
+    /// Example: world new /tmp/counter --air worlds/counter
+    New {
+        /// Where to create the world (a new or empty directory).
+        dir: PathBuf,
+        /// The world's AIR: a directory of *.air.json files (or a world folder with air/).
+        #[arg(long)]
+        air: PathBuf,
+        /// A module binary, as NAME=FILE.wasm (or .wat); repeatable.
+        #[arg(long = "module", value_name = "NAME=FILE")]
+        modules: Vec<String>,
+        /// Fuel budget of one reducer step (fixed for the world's life).
+        #[arg(long, default_value_t = worldline_kernel::config::FUEL_PER_STEP_DEFAULT)]
+        fuel_per_step: u64,
+        /// Records between snapshots (fixed for the world's life).
+        #[arg(long, default_value_t = worldline_kernel::config::SNAPSHOT_EVERY_DEFAULT)]
+        snapshot_every: u64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append an event, run everything it causes, and print the seqs appended.
+    ///
+    /// The event is JSON in either lens, read through its schema; @FILE reads it from a file.
+    /// When this returns, what it printed is durable.
+    ///
+    /// Example: world send /tmp/counter demo/CounterEvent@1 '{"Start": {"target": 3}}'
+    Send {
+        /// The world.
+        dir: PathBuf,
+        /// The event's schema, e.g. demo/CounterEvent@1.
+        schema: String,
+        /// The event as JSON, or @FILE.
+        event: String,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a reducer's state (or a cell's, with --key; all cells without it).
+    ///
+    /// Example: world state /tmp/counter demo/CounterSM@1
+    State {
+        /// The world.
+        dir: PathBuf,
+        /// The reducer.
+        reducer: String,
+        /// A cell key as JSON (a bare string is taken as text).
+        #[arg(long)]
+        key: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print journal records, one per line.
+    ///
+    /// Example: world log /tmp/counter --from 0 --limit 20
+    Log {
+        /// The world.
+        dir: PathBuf,
+        /// First seq to show.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Most records to show.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure the kernel in a throwaway world (release builds give meaningful figures).
+    ///
+    /// Example: world bench counter --events 100000
+    Bench {
+        /// Which workload.
+        #[arg(value_enum)]
+        workload: crate::bench::Workload,
+        /// How many events.
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild the world from genesis in memory and compare every record hash and the final
+    /// state root with the world on disk.
+    ///
+    /// Example: world replay /tmp/counter
+    Replay {
+        /// The world.
+        dir: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a world command.
+pub fn run(command: WorldCommand) -> Result<(), Failure> {
+    match command {
+        WorldCommand::New {
+            dir,
+            air,
+            modules,
+            fuel_per_step,
+            snapshot_every,
+            json,
+        } => {
+            let config = WorldConfig {
+                fuel_per_step,
+                snapshot_every,
+                ..WorldConfig::default()
+            };
+            new(&dir, &air, &modules, config, json)
+        }
+        WorldCommand::Send {
+            dir,
+            schema,
+            event,
+            json,
+        } => send(&dir, &schema, &event, json),
+        WorldCommand::State {
+            dir,
+            reducer,
+            key,
+            json,
+        } => state(&dir, &reducer, key.as_deref(), json),
+        WorldCommand::Log {
+            dir,
+            from,
+            limit,
+            json,
+        } => log(&dir, from, limit, json),
+        WorldCommand::Replay { dir, json } => replay_cmd(&dir, json),
+        WorldCommand::Bench {
+            workload,
+            events,
+            json,
+        } => crate::bench::run(workload, events, json),
+    }
+}
+
+/// Kernel errors as one-line messages, naming the world.
+pub fn kernel(dir: &Path) -> impl Fn(KernelError) -> Failure + '_ {
+    move |error| match error {
+        KernelError::Air(errors) => {
+            for line in &errors.0 {
+                eprintln!("{line}");
+            }
+            Failure::message(format!(
+                "{}: the AIR is invalid ({} errors)",
+                dir.display(),
+                errors.0.len()
+            ))
+        }
+        // These already name their path.
+        error @ (KernelError::NotAWorld { .. }
+        | KernelError::Io { .. }
+        | KernelError::InUse { .. }) => Failure::message(error.to_string()),
+        other => Failure::message(format!("{}: {other}", dir.display())),
+    }
+}
+
+/// Wall time and OS entropy for an input: the only place either enters a world.
+pub fn ingress_now() -> Result<Ingress, Failure> {
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| Failure::message("the system clock is before 1970"))?
+        .as_nanos();
+    let now_ns =
+        u64::try_from(now_ns).map_err(|_| Failure::message("the system clock is past 2554"))?;
+    let mut entropy = [0u8; 32];
+    getrandom::fill(&mut entropy).map_err(|e| Failure::message(format!("no OS entropy: {e}")))?;
+    Ok(Ingress { now_ns, entropy })
+}
+
+/// Creates a world; returns it open.
+pub fn create_world(
+    dir: &Path,
+    air: &Path,
+    module_specs: &[String],
+    config: WorldConfig,
+) -> Result<World, Failure> {
+    let air = air_dir(air)?;
+    let sources = read_air_dir(&air)?;
+    let mut binaries = crate::modules::module_options(module_specs)?;
+    crate::modules::build_world_modules(&air, &mut binaries)?;
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| Failure::message(format!("no OS entropy: {e}")))?;
+    let options = CreateOptions {
+        config,
+        seed,
+        ingress: ingress_now()?,
+    };
+    World::create(dir, &sources, binaries, options).map_err(kernel(dir))
+}
+
+fn new(
+    dir: &Path,
+    air: &Path,
+    modules: &[String],
+    config: WorldConfig,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let world = create_world(dir, air, modules, config)?;
+    let manifest = world.plane().manifest_hash();
+    if as_json {
+        println!(
+            "{}",
+            json!({"dir": dir.display().to_string(), "did": world.did(), "manifest_hash": manifest.to_string(), "head": world.head().seq})
+        );
+    } else {
+        println!("created world {}", dir.display());
+        println!("did       {}", world.did());
+        println!("manifest  {manifest}");
+        println!("genesis   seq 0 {}", world.head().hash);
+    }
+    Ok(())
+}
+
+fn read_event(text: &str) -> Result<Json, Failure> {
+    let text = match text.strip_prefix('@') {
+        Some(file) => {
+            std::fs::read_to_string(file).map_err(|e| Failure::message(format!("{file}: {e}")))?
+        }
+        None => text.to_owned(),
+    };
+    worldline_air::json::parse_strict(&text).map_err(|e| Failure::message(format!("event: {e}")))
+}
+
+fn send(dir: &Path, schema: &str, event: &str, as_json: bool) -> Result<(), Failure> {
+    let event = read_event(event)?;
+    let mut world = World::open(dir).map_err(kernel(dir))?;
+    let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
+    let appended = world
+        .submit(vec![(input, ingress_now()?)], true)
+        .map_err(kernel(dir))?;
+    let seqs: Vec<u64> = appended.into_iter().flatten().collect();
+    let records = world.records(seqs[0], seqs.len()).map_err(kernel(dir))?;
+    if as_json {
+        let out: Vec<Json> = records
+            .iter()
+            .map(|(r, h)| record_json(world.plane(), r, h))
+            .collect();
+        println!("{}", json!({"seqs": seqs, "records": out}));
+    } else {
+        for (record, _) in &records {
+            println!("{}", record_line(world.plane(), record));
+        }
+        let failed = records
+            .iter()
+            .filter(|(r, _)| matches!(r.body, RecordBody::StepFailed { .. }))
+            .count();
+        if failed > 0 {
+            eprintln!(
+                "note: {failed} step failure(s) journaled; the state of those reducers is unchanged"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn state(dir: &Path, reducer: &str, key: Option<&str>, as_json: bool) -> Result<(), Failure> {
+    let world = World::open(dir).map_err(kernel(dir))?;
+    let name = Name::parse(reducer).map_err(|e| Failure::message(e.to_string()))?;
+    let module = world
+        .plane()
+        .module(&name)
+        .ok_or_else(|| Failure::message(format!("{reducer} is not a module of this world")))?;
+    let keyed = module.key_schema.is_some();
+    let render = |key_bytes: &[u8]| -> Result<Json, Failure> {
+        Ok(world
+            .state(&name, key_bytes)
+            .map_err(kernel(dir))?
+            .map(|v| v.to_plain_json())
+            .unwrap_or(Json::Null))
+    };
+    let out = match (keyed, key) {
+        (false, Some(_)) => {
+            return Err(Failure::message(format!(
+                "{reducer} is not keyed; drop --key"
+            )));
+        }
+        (false, None) => render(&[])?,
+        (true, Some(key)) => {
+            let key_json = worldline_air::json::parse_strict(key)
+                .unwrap_or_else(|_| Json::String(key.to_owned()));
+            let key_bytes = world
+                .cell_key_from_json(&name, &key_json)
+                .map_err(kernel(dir))?;
+            render(&key_bytes)?
+        }
+        (true, None) => {
+            let mut cells = serde_json::Map::new();
+            for (key_bytes, _) in world.states().of_reducer(&name) {
+                let key_text = match worldline_air::cbor::decode(key_bytes) {
+                    Ok(worldline_air::cbor::Cbor::Text(text)) => text,
+                    _ => worldline_air::cbor::to_hex(key_bytes),
+                };
+                cells.insert(key_text, render(key_bytes)?);
+            }
+            Json::Object(cells)
+        }
+    };
+    if as_json {
+        println!("{}", json!({"reducer": reducer, "key": key, "state": out}));
+    } else {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    }
+    Ok(())
+}
+
+fn log(dir: &Path, from: u64, limit: usize, as_json: bool) -> Result<(), Failure> {
+    let world = World::open(dir).map_err(kernel(dir))?;
+    for (record, hash) in world.records(from, limit).map_err(kernel(dir))? {
+        if as_json {
+            println!("{}", record_json(world.plane(), &record, &hash));
+        } else {
+            println!("{}", record_line(world.plane(), &record));
+        }
+    }
+    Ok(())
+}
+
+fn replay_cmd(dir: &Path, as_json: bool) -> Result<(), Failure> {
+    let report = replay(dir).map_err(kernel(dir))?;
+    if as_json {
+        println!(
+            "{}",
+            json!({"ok": true, "records": report.records, "inputs": report.inputs, "state_root": report.state_root.to_string()})
+        );
+    } else {
+        println!(
+            "replay ok: {} records, state root {}",
+            report.records, report.state_root
+        );
+    }
+    Ok(())
+}
