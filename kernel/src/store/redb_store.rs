@@ -8,20 +8,35 @@ use worldline_air::Hash;
 use super::{Batch, Head, IndexEntry, Store};
 use crate::error::{KernelError, Result};
 
-/// seq → canonical record bytes.
+/// seq → 32-byte record hash ‖ canonical record bytes (one insert per record).
 const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
-/// seq → 32-byte record hash.
-const CHAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("chain");
 /// 32-byte hash → object bytes.
 const CAS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("cas");
 /// name → value.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-/// (cause, child) → ().
-const BY_CAUSE: TableDefinition<(u64, u64), ()> = TableDefinition::new("by_cause");
-/// (schema, seq) → ().
-const BY_SCHEMA: TableDefinition<(&str, u64), ()> = TableDefinition::new("by_schema");
-/// (intent hash, seq) → ().
-const BY_INTENT: TableDefinition<(&[u8], u64), ()> = TableDefinition::new("by_intent");
+/// Every index in one table, so a commit touches few B-trees: keys are a one-byte tag, then the
+/// indexed value, then the seq, all big-endian so ranges scan in order.
+const INDEX: TableDefinition<&[u8], ()> = TableDefinition::new("index");
+
+const TAG_CAUSE: u8 = b'c';
+const TAG_SCHEMA: u8 = b's';
+const TAG_INTENT: u8 = b'i';
+
+fn index_key(entry: &IndexEntry) -> Vec<u8> {
+    let (tag, middle, seq): (u8, Vec<u8>, u64) = match entry {
+        IndexEntry::Cause { cause, child } => (TAG_CAUSE, cause.to_be_bytes().to_vec(), *child),
+        // The schema name is NUL-terminated so `a/B@1` never prefixes `a/B@10`.
+        IndexEntry::Schema { schema, seq } => {
+            (TAG_SCHEMA, [schema.as_bytes(), &[0]].concat(), *seq)
+        }
+        IndexEntry::Intent { intent, seq } => (TAG_INTENT, intent.as_bytes().to_vec(), *seq),
+    };
+    let mut key = Vec::with_capacity(1 + middle.len() + 8);
+    key.push(tag);
+    key.extend_from_slice(&middle);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
 
 /// Largest page [`Store::records`] returns at once.
 pub const RECORDS_PAGE_MAX: usize = 10_000;
@@ -48,12 +63,9 @@ impl RedbStore {
         let txn = db.begin_write().map_err(storage)?;
         {
             txn.open_table(JOURNAL).map_err(storage)?;
-            txn.open_table(CHAIN).map_err(storage)?;
             txn.open_table(CAS).map_err(storage)?;
             txn.open_table(META).map_err(storage)?;
-            txn.open_table(BY_CAUSE).map_err(storage)?;
-            txn.open_table(BY_SCHEMA).map_err(storage)?;
-            txn.open_table(BY_INTENT).map_err(storage)?;
+            txn.open_table(INDEX).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         Ok(RedbStore { db })
@@ -72,16 +84,44 @@ fn to_hash(bytes: &[u8]) -> Result<Hash> {
     Ok(Hash(array))
 }
 
+/// Splits a journal value into the record's chain hash and its bytes.
+fn split(value: &[u8]) -> Result<(Hash, &[u8])> {
+    if value.len() < 32 {
+        return Err(KernelError::Corrupt(
+            "a journal entry is shorter than its hash".into(),
+        ));
+    }
+    let (hash, bytes) = value.split_at(32);
+    Ok((to_hash(hash)?, bytes))
+}
+
+/// All index keys with `prefix`, in order; the seq is the last 8 bytes of each.
+fn scan(txn: &redb::ReadTransaction, prefix: &[u8], limit: usize) -> Result<Vec<u64>> {
+    let table = txn.open_table(INDEX).map_err(storage)?;
+    let mut out = Vec::new();
+    for entry in table.range(prefix..).map_err(storage)? {
+        let (key, _) = entry.map_err(storage)?;
+        let key = key.value();
+        if !key.starts_with(prefix) || out.len() >= limit {
+            break;
+        }
+        let seq: [u8; 8] = key[key.len() - 8..]
+            .try_into()
+            .map_err(|_| KernelError::Corrupt("a short index key".into()))?;
+        out.push(u64::from_be_bytes(seq));
+    }
+    Ok(out)
+}
+
 impl Store for RedbStore {
     fn head(&self) -> Result<Option<Head>> {
         self.read(|txn| {
-            let chain = txn.open_table(CHAIN).map_err(storage)?;
-            let last = chain.last().map_err(storage)?;
-            match last {
+            let journal = txn.open_table(JOURNAL).map_err(storage)?;
+            match journal.last().map_err(storage)? {
                 None => Ok(None),
-                Some((seq, hash)) => Ok(Some(Head {
+                Some((seq, value)) => Ok(Some(Head {
                     seq: seq.value(),
-                    hash: to_hash(hash.value())?,
+                    hash: split(value.value())?.0,
                 })),
             }
         })
@@ -99,42 +139,36 @@ impl Store for RedbStore {
         })
         .map_err(storage)?;
         {
-            let mut journal = txn.open_table(JOURNAL).map_err(storage)?;
-            let mut chain = txn.open_table(CHAIN).map_err(storage)?;
-            for (seq, bytes, hash) in &batch.records {
-                journal.insert(*seq, bytes.as_slice()).map_err(storage)?;
-                chain
-                    .insert(*seq, hash.as_bytes().as_slice())
-                    .map_err(storage)?;
+            if !batch.records.is_empty() {
+                let mut journal = txn.open_table(JOURNAL).map_err(storage)?;
+                let mut value = Vec::new();
+                for (seq, bytes, hash) in &batch.records {
+                    value.clear();
+                    value.extend_from_slice(hash.as_bytes());
+                    value.extend_from_slice(bytes);
+                    journal.insert(*seq, value.as_slice()).map_err(storage)?;
+                }
             }
-            let mut cas = txn.open_table(CAS).map_err(storage)?;
-            for (hash, bytes) in &batch.cas {
-                cas.insert(hash.as_bytes().as_slice(), bytes.as_slice())
-                    .map_err(storage)?;
+            if !batch.cas.is_empty() {
+                let mut cas = txn.open_table(CAS).map_err(storage)?;
+                for (hash, bytes) in &batch.cas {
+                    cas.insert(hash.as_bytes().as_slice(), bytes.as_slice())
+                        .map_err(storage)?;
+                }
             }
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            for (key, value) in &batch.meta {
-                meta.insert(key.as_str(), value.as_slice())
-                    .map_err(storage)?;
+            if !batch.meta.is_empty() {
+                let mut meta = txn.open_table(META).map_err(storage)?;
+                for (key, value) in &batch.meta {
+                    meta.insert(key.as_str(), value.as_slice())
+                        .map_err(storage)?;
+                }
             }
-            let mut by_cause = txn.open_table(BY_CAUSE).map_err(storage)?;
-            let mut by_schema = txn.open_table(BY_SCHEMA).map_err(storage)?;
-            let mut by_intent = txn.open_table(BY_INTENT).map_err(storage)?;
-            for entry in &batch.index {
-                match entry {
-                    IndexEntry::Cause { cause, child } => {
-                        drop(by_cause.insert((*cause, *child), ()).map_err(storage)?)
-                    }
-                    IndexEntry::Schema { schema, seq } => drop(
-                        by_schema
-                            .insert((schema.as_str(), *seq), ())
-                            .map_err(storage)?,
-                    ),
-                    IndexEntry::Intent { intent, seq } => drop(
-                        by_intent
-                            .insert((intent.as_bytes().as_slice(), *seq), ())
-                            .map_err(storage)?,
-                    ),
+            if !batch.index.is_empty() {
+                let mut index = txn.open_table(INDEX).map_err(storage)?;
+                for entry in &batch.index {
+                    index
+                        .insert(index_key(entry).as_slice(), ())
+                        .map_err(storage)?;
                 }
             }
         }
@@ -144,19 +178,19 @@ impl Store for RedbStore {
     fn record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
         self.read(|txn| {
             let journal = txn.open_table(JOURNAL).map_err(storage)?;
-            Ok(journal
-                .get(seq)
-                .map_err(storage)?
-                .map(|v| v.value().to_vec()))
+            match journal.get(seq).map_err(storage)? {
+                None => Ok(None),
+                Some(value) => Ok(Some(split(value.value())?.1.to_vec())),
+            }
         })
     }
 
     fn record_hash(&self, seq: u64) -> Result<Option<Hash>> {
         self.read(|txn| {
-            let chain = txn.open_table(CHAIN).map_err(storage)?;
-            match chain.get(seq).map_err(storage)? {
+            let journal = txn.open_table(JOURNAL).map_err(storage)?;
+            match journal.get(seq).map_err(storage)? {
                 None => Ok(None),
-                Some(hash) => Ok(Some(to_hash(hash.value())?)),
+                Some(value) => Ok(Some(split(value.value())?.0)),
             }
         })
     }
@@ -165,20 +199,11 @@ impl Store for RedbStore {
         let limit = limit.min(RECORDS_PAGE_MAX);
         self.read(|txn| {
             let journal = txn.open_table(JOURNAL).map_err(storage)?;
-            let chain = txn.open_table(CHAIN).map_err(storage)?;
             let mut out = Vec::with_capacity(limit.min(1024));
-            let records = journal.range(from..).map_err(storage)?;
-            let hashes = chain.range(from..).map_err(storage)?;
-            for (record, hash) in records.zip(hashes).take(limit) {
-                let (seq, bytes) = record.map_err(storage)?;
-                let (hash_seq, hash) = hash.map_err(storage)?;
-                if seq.value() != hash_seq.value() {
-                    return Err(KernelError::Corrupt(format!(
-                        "record {} has no chain hash",
-                        seq.value()
-                    )));
-                }
-                out.push((seq.value(), bytes.value().to_vec(), to_hash(hash.value())?));
+            for entry in journal.range(from..).map_err(storage)?.take(limit) {
+                let (seq, value) = entry.map_err(storage)?;
+                let (hash, bytes) = split(value.value())?;
+                out.push((seq.value(), bytes.to_vec(), hash));
             }
             Ok(out)
         })
@@ -212,43 +237,29 @@ impl Store for RedbStore {
     }
 
     fn children(&self, cause: u64) -> Result<Vec<u64>> {
-        self.read(|txn| {
-            let table = txn.open_table(BY_CAUSE).map_err(storage)?;
-            let mut out = Vec::new();
-            for entry in table
-                .range((cause, 0)..=(cause, u64::MAX))
-                .map_err(storage)?
-            {
-                out.push(entry.map_err(storage)?.0.value().1);
-            }
-            Ok(out)
-        })
+        let mut prefix = vec![TAG_CAUSE];
+        prefix.extend_from_slice(&cause.to_be_bytes());
+        self.read(|txn| scan(txn, &prefix, usize::MAX))
     }
 
     fn events_of_schema(&self, schema: &str, from: u64, limit: usize) -> Result<Vec<u64>> {
+        let mut prefix = vec![TAG_SCHEMA];
+        prefix.extend_from_slice(schema.as_bytes());
+        prefix.push(0);
+        // Seqs are big-endian at the end of the key: skip to `from` by filtering (indexes are
+        // read by later capabilities; this keeps the scan bounded by `limit`).
         self.read(|txn| {
-            let table = txn.open_table(BY_SCHEMA).map_err(storage)?;
-            let mut out = Vec::new();
-            for entry in table
-                .range((schema, from)..=(schema, u64::MAX))
-                .map_err(storage)?
+            Ok(scan(txn, &prefix, usize::MAX)?
+                .into_iter()
+                .filter(|s| *s >= from)
                 .take(limit.min(RECORDS_PAGE_MAX))
-            {
-                out.push(entry.map_err(storage)?.0.value().1);
-            }
-            Ok(out)
+                .collect())
         })
     }
 
     fn intent_records(&self, intent: &Hash) -> Result<Vec<u64>> {
-        self.read(|txn| {
-            let table = txn.open_table(BY_INTENT).map_err(storage)?;
-            let key = intent.as_bytes().as_slice();
-            let mut out = Vec::new();
-            for entry in table.range((key, 0)..=(key, u64::MAX)).map_err(storage)? {
-                out.push(entry.map_err(storage)?.0.value().1);
-            }
-            Ok(out)
-        })
+        let mut prefix = vec![TAG_INTENT];
+        prefix.extend_from_slice(intent.as_bytes());
+        self.read(|txn| scan(txn, &prefix, usize::MAX))
     }
 }

@@ -35,8 +35,6 @@ pub const WORLD_DIR: &str = ".world";
 pub const META_SNAPSHOT: &str = "snapshot";
 /// Metadata: the manifest in force.
 pub const META_MANIFEST: &str = "manifest";
-/// Metadata: logical time of the last input.
-pub const META_LOGICAL_NOW: &str = "logical_now_ns";
 
 /// What an input brings from outside: wall time and entropy (the caller reads the clock and the
 /// OS random source; the kernel never does).
@@ -212,10 +210,6 @@ impl World {
         batch
             .meta
             .push((META_MANIFEST.to_owned(), manifest_hash.as_bytes().to_vec()));
-        batch.meta.push((
-            META_LOGICAL_NOW.to_owned(),
-            options.ingress.now_ns.to_be_bytes().to_vec(),
-        ));
         store.commit(batch, true)?;
         Ok(World {
             dir: dir.to_path_buf(),
@@ -252,13 +246,13 @@ impl World {
         let RecordBody::Genesis(genesis_body) = &genesis.body else {
             return Err(KernelError::Corrupt("record 0 is not genesis".into()));
         };
+        let genesis_stamp_ns = genesis.stamp.as_ref().map_or(0, |s| s.logical_now_ns);
         let manifest_hash = meta_hash(&store, META_MANIFEST)?;
         let plane = load::plane_from_store(&store, &manifest_hash)?;
         let mut host = ReducerHost::new(&genesis_body.config)?;
         let artifacts = load::load_modules(&mut host, &plane, &store, &BTreeMap::new())?;
         store.commit(artifacts, false)?;
         let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
-        let logical_now_ns = meta_u64(&store, META_LOGICAL_NOW)?.unwrap_or(0);
 
         // Start from the newest snapshot (or genesis) and re-run the tail, checking each record.
         let start = match meta_u64(&store, META_SNAPSHOT)? {
@@ -283,12 +277,13 @@ impl World {
                         "snapshot {snapshot_hash} does not match its hash"
                     )));
                 }
-                let (_, states) = StateMap::from_snapshot(&object, &mut |h| store.cas_get(h))?;
+                let (_, logical_now_ns, states) =
+                    StateMap::from_snapshot(&object, &mut |h| store.cas_get(h))?;
                 stepper.restore(states, height, logical_now_ns);
                 pointer_seq + 1
             }
             None => {
-                stepper.restore(StateMap::default(), 0, logical_now_ns);
+                stepper.restore(StateMap::default(), 0, genesis_stamp_ns);
                 1
             }
         };
@@ -365,11 +360,7 @@ impl World {
         self.stepper.begin();
         let processed = self.process_all(inputs, &mut sink);
         let outcome = processed.and_then(|appended| {
-            let mut batch = std::mem::take(&mut sink.batch);
-            batch.meta.push((
-                META_LOGICAL_NOW.to_owned(),
-                self.stepper.logical_now_ns().to_be_bytes().to_vec(),
-            ));
+            let batch = std::mem::take(&mut sink.batch);
             self.store.commit(batch, durable).map(|()| appended)
         });
         match outcome {

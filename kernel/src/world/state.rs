@@ -74,9 +74,9 @@ impl StateMap {
         merkle_root(&leaves)
     }
 
-    /// The snapshot object: `{height, states: [[reducer, key, state_hash]…]}`, plus the state
-    /// blobs it references (to be stored in the CAS by their hashes).
-    pub fn snapshot(&self, height: u64) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
+    /// The snapshot object: `{height, logical_now_ns, states: [[reducer, key, state_hash]…]}`,
+    /// plus the state blobs it references (to be stored in the CAS by their hashes).
+    pub fn snapshot(&self, height: u64, logical_now_ns: u64) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
         let mut entries = Vec::with_capacity(self.states.len());
         let mut blobs = Vec::with_capacity(self.states.len());
         for ((reducer, key), state) in &self.states {
@@ -93,18 +93,21 @@ impl StateMap {
         let _ = Cbor::Array(entries).write_canonical(&mut list);
         let mut map = MapBuilder::new();
         map.uint("height", height);
+        map.uint("logical_now_ns", logical_now_ns);
         map.raw("states", list);
         (map.finish_tagged(), blobs)
     }
 
-    /// Rebuilds the map from a snapshot object, fetching each state blob with `blob`.
+    /// Rebuilds the map from a snapshot object, fetching each state blob with `blob`; returns
+    /// `(height, logical_now_ns, states)`.
     pub fn from_snapshot(
         bytes: &[u8],
         blob: &mut dyn FnMut(&Hash) -> Result<Option<Vec<u8>>>,
-    ) -> Result<(u64, StateMap)> {
+    ) -> Result<(u64, u64, StateMap)> {
         let item = codec::decode(bytes, "snapshot")?;
         let map = MapReader::new(&item, "snapshot")?;
         let height = map.uint("height")?;
+        let logical_now_ns = map.uint("logical_now_ns")?;
         let Some(Cbor::Array(entries)) = map.get("states") else {
             return Err(KernelError::Corrupt(
                 "snapshot: `states` is not an array".into(),
@@ -144,7 +147,7 @@ impl StateMap {
             }
             states.insert((reducer, key.clone()), state);
         }
-        Ok((height, StateMap { states }))
+        Ok((height, logical_now_ns, StateMap { states }))
     }
 }
 
@@ -213,11 +216,11 @@ mod tests {
         for i in 0..5u8 {
             states.set(&name("demo/Cells@1"), &[0x61, i], Some(vec![i; 3]));
         }
-        let (bytes, blobs) = states.snapshot(42);
+        let (bytes, blobs) = states.snapshot(42, 7);
         let blobs: BTreeMap<Hash, Vec<u8>> = blobs.into_iter().collect();
-        let (height, back) =
+        let (height, logical, back) =
             StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
-        assert_eq!((height, &back), (42, &states));
+        assert_eq!((height, logical, &back), (42, 7, &states));
         assert!(
             StateMap::from_snapshot(&bytes, &mut |_| Ok(Some(vec![9]))).is_err(),
             "a blob must match its hash"

@@ -410,7 +410,7 @@ impl Stepper {
         {
             return Ok(());
         }
-        let (bytes, blobs) = self.states.snapshot(height);
+        let (bytes, blobs) = self.states.snapshot(height, self.logical_now_ns);
         let dirty_hashes: BTreeSet<Hash> = self
             .dirty
             .iter()

@@ -27,6 +27,15 @@ static END: AtomicUsize = AtomicUsize::new(0);
 
 struct Bump;
 
+/// The first byte after the module's stack and data, as placed by the linker.
+fn heap_base() -> usize {
+    unsafe extern "C" {
+        static __heap_base: u8;
+    }
+    // Only the linker-defined symbol's address is taken, never its value.
+    core::ptr::addr_of!(__heap_base) as usize
+}
+
 /// Makes sure linear memory reaches `end`; false if it cannot grow that far.
 fn reserve(end: usize) -> bool {
     let have = END.load(Relaxed);
@@ -45,10 +54,11 @@ unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut next = NEXT.load(Relaxed);
         if next == 0 {
-            // Start at the end of the initial memory: everything below it is the module's
-            // data and stack.
-            next = wasm32::memory_size(0) * PAGE;
-            END.store(next, Relaxed);
+            // Start where the linker says the heap begins (after the stack and the data): the
+            // rest of the initial pages is free. Growing memory costs the host page-protection
+            // changes on every step, so a step that fits in the initial pages never grows.
+            next = heap_base();
+            END.store(wasm32::memory_size(0) * PAGE, Relaxed);
         }
         let start = match next.checked_next_multiple_of(layout.align()) {
             Some(start) => start,
