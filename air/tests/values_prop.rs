@@ -226,6 +226,34 @@ proptest! {
     }
 
     #[test]
+    fn the_fast_canonical_check_accepts_every_canonical_encoding((ty, raw) in typed_value()) {
+        let schemas = no_schemas();
+        let value = raw.normalize(&ty, &schemas).unwrap();
+        prop_assert!(worldline_air::value::is_canonical(&value.to_cbor_body(), &ty, &schemas));
+    }
+
+    #[test]
+    fn what_the_fast_check_accepts_is_exactly_what_the_full_path_produces(
+        bytes in prop::collection::vec(any::<u8>(), 0..48),
+        (ty, raw) in typed_value(),
+    ) {
+        let schemas = no_schemas();
+        // Random bytes, and near misses of a real encoding (one byte changed or cut).
+        let real = raw.normalize(&ty, &schemas).unwrap().to_cbor_body();
+        let mut near = real.clone();
+        if let Some(first) = near.first_mut() {
+            *first ^= bytes.first().copied().unwrap_or(1);
+        }
+        let cut = &real[..real.len().saturating_sub(1)];
+        for candidate in [bytes.as_slice(), near.as_slice(), cut] {
+            if worldline_air::value::is_canonical(candidate, &ty, &schemas) {
+                let decoded = Value::from_cbor_bytes(candidate, &ty, &schemas).unwrap();
+                prop_assert_eq!(decoded.to_cbor_body(), candidate.to_vec());
+            }
+        }
+    }
+
+    #[test]
     fn decoding_arbitrary_bytes_never_panics(
         bytes in prop::collection::vec(any::<u8>(), 0..64),
         (ty, _) in typed_value(),

@@ -10,6 +10,7 @@
 //!
 //! All three yield the same normalized value, hence the same bytes ([`Value::to_canonical`]).
 
+mod canonical;
 mod dec128;
 mod decode;
 mod encode;
@@ -19,6 +20,7 @@ mod tagged;
 
 use std::collections::BTreeMap;
 
+pub use canonical::is_canonical;
 pub use dec128::{Dec128, Dec128Error};
 pub(crate) use normalize::{sort_map, sort_set};
 pub use plain::{from_any_json, map_key_text};

@@ -4,45 +4,56 @@
 //! reads any well-formed map and reports a missing or mistyped field as corrupt data.
 
 use worldline_air::Hash;
-use worldline_air::cbor::{self, Cbor, MapWriter};
+use worldline_air::cbor::{self, Cbor};
 
 use crate::error::{KernelError, Result};
 
 /// A canonical CBOR map under construction.
+///
+/// Entries are written into one buffer as they come; `finish` sorts their offsets by key bytes
+/// (canonical order) and copies them out once: two allocations per map, not two per entry.
 #[derive(Default)]
 pub struct MapBuilder {
-    map: MapWriter,
+    buf: Vec<u8>,
+    /// `(key start, value start, end)` of each entry in `buf`.
+    entries: Vec<(usize, usize, usize)>,
 }
 
 impl MapBuilder {
     /// An empty map.
     pub fn new() -> MapBuilder {
-        MapBuilder::default()
+        MapBuilder {
+            buf: Vec::with_capacity(128),
+            entries: Vec::with_capacity(8),
+        }
+    }
+
+    /// Writes the key, then `value` writes the value into the buffer.
+    fn entry(&mut self, key: &str, value: impl FnOnce(&mut Vec<u8>)) {
+        let start = self.buf.len();
+        cbor::write_text(&mut self.buf, key);
+        let value_start = self.buf.len();
+        value(&mut self.buf);
+        self.entries.push((start, value_start, self.buf.len()));
     }
 
     fn put(&mut self, key: &str, value: Vec<u8>) {
-        self.map.push_text_key(key, value);
+        self.entry(key, |buf| buf.extend_from_slice(&value));
     }
 
     /// An unsigned integer field.
     pub fn uint(&mut self, key: &str, value: u64) {
-        let mut out = Vec::with_capacity(9);
-        cbor::write_uint(&mut out, value);
-        self.put(key, out);
+        self.entry(key, |buf| cbor::write_uint(buf, value));
     }
 
     /// A text field.
     pub fn text(&mut self, key: &str, value: &str) {
-        let mut out = Vec::with_capacity(value.len() + 3);
-        cbor::write_text(&mut out, value);
-        self.put(key, out);
+        self.entry(key, |buf| cbor::write_text(buf, value));
     }
 
     /// A byte-string field.
     pub fn bytes(&mut self, key: &str, value: &[u8]) {
-        let mut out = Vec::with_capacity(value.len() + 5);
-        cbor::write_bytes(&mut out, value);
-        self.put(key, out);
+        self.entry(key, |buf| cbor::write_bytes(buf, value));
     }
 
     /// A hash field (32 raw bytes).
@@ -52,29 +63,27 @@ impl MapBuilder {
 
     /// A boolean field.
     pub fn bool(&mut self, key: &str, value: bool) {
-        let mut out = Vec::with_capacity(1);
-        cbor::write_bool(&mut out, value);
-        self.put(key, out);
+        self.entry(key, |buf| cbor::write_bool(buf, value));
     }
 
     /// A null field.
     pub fn null(&mut self, key: &str) {
-        self.put(key, vec![0xf6]);
+        self.entry(key, cbor::write_null);
     }
 
     /// An array of unsigned integers.
     pub fn uints(&mut self, key: &str, values: &[u64]) {
-        let mut out = Vec::with_capacity(values.len() * 3 + 1);
-        cbor::write_array_head(&mut out, values.len());
-        for value in values {
-            cbor::write_uint(&mut out, *value);
-        }
-        self.put(key, out);
+        self.entry(key, |buf| {
+            cbor::write_array_head(buf, values.len());
+            for value in values {
+                cbor::write_uint(buf, *value);
+            }
+        });
     }
 
     /// A nested map.
     pub fn map(&mut self, key: &str, value: MapBuilder) {
-        self.put(key, value.finish());
+        self.entry(key, |buf| value.finish_into(buf));
     }
 
     /// An already-encoded canonical item (no self-describe tag).
@@ -96,19 +105,35 @@ impl MapBuilder {
         }
     }
 
+    /// Appends the map's canonical bytes to `out`.
+    pub fn finish_into(mut self, out: &mut Vec<u8>) {
+        let buf = &self.buf;
+        self.entries
+            .sort_unstable_by(|a, b| buf[a.0..a.1].cmp(&buf[b.0..b.1]));
+        debug_assert!(
+            self.entries
+                .windows(2)
+                .all(|w| buf[w[0].0..w[0].1] != buf[w[1].0..w[1].1]),
+            "a record map wrote a key twice"
+        );
+        out.reserve(self.buf.len() + 9);
+        cbor::write_map_head(out, self.entries.len());
+        for (start, _, end) in &self.entries {
+            out.extend_from_slice(&self.buf[*start..*end]);
+        }
+    }
+
     /// The map's canonical bytes, without the self-describe tag.
     pub fn finish(self) -> Vec<u8> {
         let mut out = Vec::new();
-        // Keys are distinct by construction (each caller writes each key once).
-        let written = self.map.finish(&mut out);
-        debug_assert!(written.is_ok(), "a record map wrote a key twice");
+        self.finish_into(&mut out);
         out
     }
 
     /// The map's canonical bytes with the self-describe tag in front.
     pub fn finish_tagged(self) -> Vec<u8> {
         let mut out = cbor::SELF_DESCRIBE.to_vec();
-        out.extend_from_slice(&self.finish());
+        self.finish_into(&mut out);
         out
     }
 }

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
 use worldline_air::nodes::{DefKind, Node};
+use worldline_air::value::is_canonical;
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 use super::sink::Sink;
@@ -352,6 +353,9 @@ impl Stepper {
         let output = ReducerOutput::decode(output)?;
         let state = match output.state {
             None => None,
+            // Canonical bytes (what the SDK writes) are kept as they are; anything else is
+            // decoded, checked and re-encoded.
+            Some(bytes) if is_canonical(&bytes, &route.state_type, &self.plane) => Some(bytes),
             Some(bytes) => Some(
                 Value::from_cbor_bytes(&bytes, &route.state_type, &self.plane)
                     .map_err(|e| {
@@ -382,6 +386,10 @@ impl Stepper {
                 .schema_type_of(&schema)
                 .cloned()
                 .unwrap_or(TypeExpr::Unit);
+            if is_canonical(&event.value, &ty, &self.plane) {
+                events.push((schema, event.value.clone()));
+                continue;
+            }
             let value = Value::from_cbor_bytes(&event.value, &ty, &self.plane).map_err(|e| {
                 StepError::new(
                     "bad_output",
