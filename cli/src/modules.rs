@@ -61,7 +61,10 @@ pub fn modules_workspace(start: &Path) -> Option<PathBuf> {
 pub fn build_package(workspace: &Path, package: &str) -> Result<Vec<u8>, Failure> {
     let target_dir = workspace.join("target");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Run inside the workspace: cargo reads `.cargo/config.toml` (the reducers' link flags)
+    // from the working directory, not from --manifest-path.
     let output = Command::new(cargo)
+        .current_dir(workspace)
         .args([
             "build",
             "--quiet",
