@@ -8,6 +8,7 @@
 
 mod air_cmd;
 mod bench;
+mod demo;
 mod failure;
 mod files;
 pub mod modules;

@@ -90,6 +90,14 @@ pub enum WorldCommand {
         #[arg(long)]
         json: bool,
     },
+    /// A short guided tour: create the counter world, send events, read state, replay.
+    ///
+    /// Example: world demo
+    Demo {
+        /// Where to create the demo world (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Measure the kernel in a throwaway world (release builds give meaningful figures).
     ///
     /// Example: world bench counter --events 100000
@@ -154,6 +162,7 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             json,
         } => log(&dir, from, limit, json),
         WorldCommand::Replay { dir, json } => replay_cmd(&dir, json),
+        WorldCommand::Demo { dir } => crate::demo::run(dir.as_deref()),
         WorldCommand::Bench {
             workload,
             events,

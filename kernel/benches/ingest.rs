@@ -91,6 +91,26 @@ fn ingest(c: &mut Criterion) {
         });
     }
     group.finish();
+    let mut group = c.benchmark_group("ingest-single");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("1 counter event, durable commit", |b| {
+        b.iter(|| {
+            n += 1;
+            world
+                .submit(
+                    vec![(
+                        tick.clone(),
+                        Ingress {
+                            now_ns: n,
+                            entropy: [1; 32],
+                        },
+                    )],
+                    true,
+                )
+                .unwrap()
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, ingest);

@@ -60,3 +60,59 @@ fn return_slot_wat_counter_reaches_the_same_state() {
         json!({"pc": {"$tag": "Done"}, "remaining": 0})
     );
 }
+
+#[test]
+fn replay_names_the_first_divergent_seq() {
+    use worldline_kernel::KernelError;
+    use worldline_kernel::record::{Record, RecordBody};
+    use worldline_kernel::store::{Batch, RedbStore, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut world = create(
+        dir.path(),
+        &repo().join("worlds/counter/air"),
+        &[("demo/CounterSM@1", wat("counter.wat"))],
+        WorldConfig::default(),
+    );
+    send(
+        &mut world,
+        &[
+            ("demo/CounterEvent@1", json!({"Start": {"target": 5}})),
+            ("demo/CounterEvent@1", json!("Tick")),
+            ("demo/CounterEvent@1", json!("Tick")),
+        ],
+    );
+    drop(world);
+    // Rewrite record 2 (a Tick) as a Start, keeping its stored chain hash.
+    let mut store = RedbStore::open(&dir.path().join(".world/world.redb")).unwrap();
+    let (seq, bytes, hash) = store.records(2, 1).unwrap().remove(0);
+    let mut record = Record::decode(&bytes).unwrap();
+    let RecordBody::DomainEvent { value, .. } = &mut record.body else {
+        panic!("record 2 is an event")
+    };
+    *value = worldline_air::Value::variant(
+        "Start",
+        Some(worldline_air::Value::record([(
+            "target",
+            worldline_air::Value::Nat(9),
+        )])),
+    )
+    .to_cbor_body();
+    store
+        .commit(
+            Batch {
+                records: vec![(seq, record.encode(), hash)],
+                ..Batch::default()
+            },
+            true,
+        )
+        .unwrap();
+    drop(store);
+    match replay(dir.path()) {
+        Err(KernelError::Diverged { seq, reason }) => {
+            assert_eq!(seq, 2);
+            assert!(reason.contains("chain hash"), "{reason}");
+        }
+        other => panic!("expected a divergence, got {other:?}"),
+    }
+}

@@ -105,7 +105,7 @@ fn scan(txn: &redb::ReadTransaction, prefix: &[u8], limit: usize) -> Result<Vec<
         if !key.starts_with(prefix) || out.len() >= limit {
             break;
         }
-        let seq: [u8; 8] = key[key.len() - 8..]
+        let seq: [u8; 8] = key[key.len().saturating_sub(8)..]
             .try_into()
             .map_err(|_| KernelError::Corrupt("a short index key".into()))?;
         out.push(u64::from_be_bytes(seq));

@@ -34,7 +34,7 @@ pub(super) fn run_tail(
     let mut inputs = 0;
     while verify.next_seq() <= head_seq {
         let seq = verify.next_seq();
-        let Some((record, _, _)) = verify.peek()? else {
+        let Some(record) = verify.peek()? else {
             return Err(KernelError::Diverged {
                 seq,
                 reason: "the journal ends early".into(),

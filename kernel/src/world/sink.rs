@@ -125,8 +125,8 @@ impl<'s> VerifySink<'s> {
         }
     }
 
-    /// The stored record at the next seq (decoded), reading ahead a page at a time.
-    pub fn peek(&mut self) -> Result<Option<(Record, Vec<u8>, Hash)>> {
+    /// The stored record at the next seq, reading ahead a page at a time.
+    fn stored(&mut self) -> Result<Option<&(u64, Vec<u8>, Hash)>> {
         if self
             .page
             .front()
@@ -134,11 +134,17 @@ impl<'s> VerifySink<'s> {
         {
             self.page = self.store.records(self.next_seq, VERIFY_PAGE)?.into();
         }
-        match self.page.front() {
-            Some((seq, bytes, hash)) if *seq == self.next_seq => {
-                Ok(Some((Record::decode(bytes)?, bytes.clone(), *hash)))
-            }
-            _ => Ok(None),
+        Ok(self
+            .page
+            .front()
+            .filter(|(seq, _, _)| *seq == self.next_seq))
+    }
+
+    /// The stored record at the next seq, decoded.
+    pub fn peek(&mut self) -> Result<Option<Record>> {
+        match self.stored()? {
+            Some((_, bytes, _)) => Record::decode(bytes).map(Some),
+            None => Ok(None),
         }
     }
 }
@@ -154,35 +160,35 @@ impl Sink for VerifySink<'_> {
         let bytes = record.encode();
         let hash = chain_hash(&self.prev_hash, &bytes);
         let diverged = |reason: String| KernelError::Diverged { seq, reason };
-        match self.peek()? {
-            None => {
-                return Err(diverged(format!(
-                    "replay produced a {} record the journal does not have",
-                    record.body.kind()
-                )));
-            }
-            Some((stored, stored_bytes, stored_hash)) => {
-                if stored_bytes != bytes {
-                    let reason = if stored.body.kind() == record.body.kind() {
-                        format!(
-                            "the {} record differs from the journal's",
-                            record.body.kind()
-                        )
-                    } else {
-                        format!(
-                            "replay produced a {} record where the journal has a {}",
-                            record.body.kind(),
-                            stored.body.kind()
-                        )
-                    };
-                    return Err(diverged(reason));
+        // Bytes and hashes are compared as they are; the stored record is decoded only to say
+        // how it differs.
+        let Some((_, stored_bytes, stored_hash)) = self.stored()? else {
+            return Err(diverged(format!(
+                "replay produced a {} record the journal does not have",
+                record.body.kind()
+            )));
+        };
+        if *stored_bytes != bytes {
+            let reason = match Record::decode(stored_bytes) {
+                Ok(stored) if stored.body.kind() == record.body.kind() => {
+                    format!(
+                        "the {} record differs from the journal's",
+                        record.body.kind()
+                    )
                 }
-                if stored_hash != hash {
-                    return Err(diverged(
-                        "the record's chain hash does not follow from its predecessor".to_owned(),
-                    ));
-                }
-            }
+                Ok(stored) => format!(
+                    "replay produced a {} record where the journal has a {}",
+                    record.body.kind(),
+                    stored.body.kind()
+                ),
+                Err(e) => format!("the journal's record does not decode ({e})"),
+            };
+            return Err(diverged(reason));
+        }
+        if *stored_hash != hash {
+            return Err(diverged(
+                "the record's chain hash does not follow from its predecessor".to_owned(),
+            ));
         }
         self.page.pop_front();
         self.prev_hash = hash;

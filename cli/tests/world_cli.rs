@@ -1,0 +1,171 @@
+//! `world new | send | state | log | replay | demo` through the real binary. Output is pinned by
+//! insta with the variable parts (hashes, DIDs, times, paths) redacted. Every world is replayed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn world(args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_world"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn redacted(dir: &Path, f: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&dir.display().to_string()), "[DIR]");
+    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
+    settings.add_filter(r"did:key:z[1-9A-HJ-NP-Za-km-z]+", "did:key:[DID]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
+    settings.bind(f);
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+fn new_counter(dir: &Path) {
+    let (code, stdout, stderr) = world(&["new", dir.to_str().unwrap(), "--air", "worlds/counter"]);
+    assert_eq!(code, 0, "{stderr}");
+    redacted(dir, || insta::assert_snapshot!("new", stdout));
+}
+
+#[test]
+fn counter_world_by_hand() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("counter");
+    let d = dir.to_str().unwrap();
+    new_counter(&dir);
+    let mut sent = String::new();
+    for event in [
+        r#"{"Start": {"target": 3}}"#,
+        r#""Tick""#,
+        r#"{"$tag": "Tick"}"#,
+        r#"{"Tick": null}"#,
+    ] {
+        let (code, stdout, stderr) = world(&["send", d, "demo/CounterEvent@1", event]);
+        assert_eq!((code, stderr.as_str()), (0, ""));
+        sent.push_str(&stdout);
+    }
+    redacted(&dir, || insta::assert_snapshot!("send", sent));
+    let (code, stdout, _) = world(&["state", d, "demo/CounterSM@1"]);
+    assert_eq!(code, 0);
+    let state: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        state,
+        serde_json::json!({"pc": {"$tag": "Done"}, "remaining": 0})
+    );
+    let (code, stdout, _) = world(&["log", d]);
+    assert_eq!(code, 0);
+    redacted(&dir, || insta::assert_snapshot!("log", stdout));
+    let (code, stdout, _) = world(&["log", d, "--json", "--from", "1", "--limit", "1"]);
+    assert_eq!(code, 0);
+    let record: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        record["body"]["value"],
+        serde_json::json!({"$tag": "Start", "$value": {"target": 3}})
+    );
+    let (code, stdout, _) = world(&["replay", d]);
+    assert_eq!(code, 0);
+    redacted(&dir, || insta::assert_snapshot!("replay", stdout));
+}
+
+#[test]
+fn bad_input_gets_one_line_and_changes_nothing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("counter");
+    let d = dir.to_str().unwrap();
+    new_counter(&dir);
+    let (_, before, _) = world(&["log", d, "--json"]);
+    let mut errors = String::new();
+    let cases: [&[&str]; 8] = [
+        &[
+            "send",
+            d,
+            "demo/CounterEvent@1",
+            r#"{"Start": {"target": -1}}"#,
+        ],
+        &[
+            "send",
+            d,
+            "demo/CounterEvent@1",
+            r#"{"Start": {"target": 3, "extra": 1}}"#,
+        ],
+        &["send", d, "demo/CounterEvent@1", r#"{"Reset": null}"#],
+        &[
+            "send",
+            d,
+            "demo/CounterEvent@1",
+            r#"{"Start": {"target": 3}"#,
+        ],
+        &["send", d, "demo/Nope@1", "{}"],
+        &[
+            "send",
+            d,
+            "demo/CounterEvent@1",
+            r#"{"$schema": "x", "$tag": "Tick"}"#,
+        ],
+        &["state", d, "demo/Nope@1"],
+        &[
+            "send",
+            "/nonexistent/world",
+            "demo/CounterEvent@1",
+            r#""Tick""#,
+        ],
+    ];
+    for args in cases {
+        let (code, stdout, stderr) = world(args);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        errors.push_str(&stderr);
+    }
+    redacted(&dir, || insta::assert_snapshot!("bad_input", errors));
+    let (_, after, _) = world(&["log", d, "--json"]);
+    assert_eq!(before, after, "nothing was journaled");
+    let (code, _, stderr) = world(&["new", d, "--air", "worlds/counter"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("is already a world"), "{stderr}");
+    let (code, _, _) = world(&["replay", d]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn the_demo_runs_and_says_what_to_type() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("demo");
+    let (code, stdout, stderr) = world(&["demo", "--dir", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    redacted(&dir, || insta::assert_snapshot!("demo", stdout));
+    let (code, _, _) = world(&["replay", dir.to_str().unwrap()]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn bench_runs_a_small_workload() {
+    let (code, stdout, stderr) = world(&["bench", "counter", "--events", "300", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let figures: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(figures["events"], 300);
+    assert!(figures["ingest_batched_events_per_s"].as_f64().unwrap() > 0.0);
+    assert!(figures["replay_inputs"].as_u64().unwrap() >= 300);
+}
