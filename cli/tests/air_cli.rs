@@ -227,9 +227,16 @@ fn counter_world_is_the_agentos_example_unchanged() {
 
 #[test]
 fn every_agentos_example_passes_air_check_unchanged() {
-    let Some(conformance) = conformance::conformance_dir("every_agentos_example_passes_air_check_unchanged") else { return };
+    let Some(conformance) =
+        conformance::conformance_dir("every_agentos_example_passes_air_check_unchanged")
+    else {
+        return;
+    };
     let examples = conformance.join("agentos-air-v1/examples");
-    let mut names: Vec<String> = std::fs::read_dir(&examples).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(&examples)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     assert_eq!(names.len(), 5);
     let mut out = String::new();

@@ -70,6 +70,63 @@ fn convert(json: &Json, path: &mut String) -> Result<Cbor, JsonCborError> {
     })
 }
 
+/// The canonical CBOR of JSON data (self-describe tag included), written directly.
+///
+/// Object keys are text, and text keys order canonically by (length, bytes), so entries are
+/// sorted by their keys without encoding them first: no intermediate tree is built.
+pub fn json_canonical_bytes(json: &Json) -> Result<Vec<u8>, JsonCborError> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(&super::SELF_DESCRIBE);
+    write_json(json, &mut out, &mut String::from("$"))?;
+    Ok(out)
+}
+
+fn write_json(json: &Json, out: &mut Vec<u8>, path: &mut String) -> Result<(), JsonCborError> {
+    use super::encode::{
+        write_array_head, write_bool, write_head, write_map_head, write_null, write_text,
+        write_uint,
+    };
+    match json {
+        Json::Null => write_null(out),
+        Json::Bool(value) => write_bool(out, *value),
+        Json::Number(number) => {
+            if let Some(value) = number.as_u64() {
+                write_uint(out, value);
+            } else if let Some(value) = number.as_i64() {
+                write_head(out, 1, (-1 - i128::from(value)) as u64);
+            } else {
+                return Err(JsonCborError {
+                    path: path.clone(),
+                    reason: number_reason(number),
+                });
+            }
+        }
+        Json::String(text) => write_text(out, text),
+        Json::Array(items) => {
+            write_array_head(out, items.len());
+            for (index, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{index}]"));
+                write_json(item, out, path)?;
+                path.truncate(len);
+            }
+        }
+        Json::Object(map) => {
+            let mut entries: Vec<(&String, &Json)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(b.0)));
+            write_map_head(out, entries.len());
+            for (key, value) in entries {
+                write_text(out, key);
+                let len = path.len();
+                crate::json::push_key(path, key);
+                write_json(value, out, path)?;
+                path.truncate(len);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Converts a CBOR item that came from [`json_to_cbor`] back to JSON (AIR nodes are stored as
 /// canonical CBOR and read back this way). Items JSON cannot hold are an error.
 pub fn cbor_to_json(item: &Cbor) -> Result<Json, String> {
@@ -118,6 +175,20 @@ mod tests {
                 .unwrap_err()
                 .reason
                 .contains("outside the 64-bit integer range")
+        );
+    }
+
+    #[test]
+    fn direct_writer_equals_the_tree_path() {
+        let json =
+            json!({"bb": [1, -2, {"z": null, "a": true}], "a": "x", "ccc": {"": 1, "b": u64::MAX}});
+        let via_tree = json_to_cbor(&json).unwrap().to_canonical().unwrap();
+        assert_eq!(json_canonical_bytes(&json).unwrap(), via_tree);
+        assert!(
+            json_canonical_bytes(&json!({"a": [1.5]}))
+                .unwrap_err()
+                .to_string()
+                .starts_with("$.a[0]")
         );
     }
 

@@ -16,7 +16,7 @@ pub use encode::{
     MapWriter, write_array_head, write_bool, write_bytes, write_head, write_int, write_map_head,
     write_null, write_text, write_uint,
 };
-pub use json::{JsonCborError, cbor_to_json, json_to_cbor};
+pub use json::{JsonCborError, cbor_to_json, json_canonical_bytes, json_to_cbor};
 
 /// The self-describe tag 55799 as it appears in front of every top-level canonical encoding.
 pub const SELF_DESCRIBE: [u8; 3] = [0xd9, 0xd9, 0xf7];

@@ -28,7 +28,7 @@ pub(crate) use manifest::{
 pub use module::{DefModule, ModuleAbi, ModuleKind, PureAbi, ReducerAbi};
 pub use plan::{BindAs, BindEffectId, DefPlan, PLAN_STEPS_MAX, PlanEdge, PlanStep, StepOp};
 
-use crate::cbor::json_to_cbor;
+use crate::cbor::json_canonical_bytes;
 use crate::error::AirError;
 use crate::hash::Hash;
 use crate::json::kind_of;
@@ -283,10 +283,8 @@ impl Node {
 
     /// Canonical CBOR of [`Node::to_json`], self-describe tag included.
     pub fn canonical_bytes(&self) -> Result<Vec<u8>, AirError> {
-        let item = json_to_cbor(&self.to_json())
-            .map_err(|e| AirError::new(e.path, "not_an_integer", e.reason))?;
-        item.to_canonical()
-            .map_err(|e| AirError::new("$", "duplicate_key", e.to_string()))
+        json_canonical_bytes(&self.to_json())
+            .map_err(|e| AirError::new(e.path, "not_an_integer", e.reason))
     }
 
     /// The node hash.

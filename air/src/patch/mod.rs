@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 pub use compile::{CompiledPatch, DefChange, DefChangeAction, compile};
 
-use crate::cbor::json_to_cbor;
+use crate::cbor::{json_canonical_bytes, json_to_cbor};
 use crate::error::AirError;
 use crate::hash::Hash;
 use crate::name::Name;
@@ -160,10 +160,7 @@ impl schemars::JsonSchema for DefKind {
 pub fn block_hash<T: Serialize>(block: &T) -> Hash {
     // Blocks are plain data; serializing to JSON cannot fail and holds no floats.
     let json = serde_json::to_value(block).unwrap_or(Json::Null);
-    let bytes = json_to_cbor(&json)
-        .ok()
-        .and_then(|c| c.to_canonical().ok())
-        .unwrap_or_default();
+    let bytes = json_canonical_bytes(&json).unwrap_or_default();
     debug_assert!(!bytes.is_empty(), "a patch block without a canonical form");
     Hash::of(&bytes)
 }
