@@ -36,6 +36,9 @@ enum Command {
     World(world_cmd::WorldCommand),
 }
 
+/// When set, `world` prints `peak_memory_kib N` on stderr as it exits (used by `world bench`).
+pub const REPORT_PEAK_MEMORY_ENV: &str = "WORLDLINE_REPORT_PEAK_MEMORY";
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
@@ -43,6 +46,11 @@ pub fn main() -> i32 {
         Command::Air(command) => air_cmd::run(command),
         Command::World(command) => world_cmd::run(command),
     };
+    if std::env::var_os(REPORT_PEAK_MEMORY_ENV).is_some()
+        && let Some(kib) = bench::peak_rss_kib()
+    {
+        eprintln!("peak_memory_kib {kib}");
+    }
     match result {
         Ok(()) => 0,
         Err(failure) => failure.report(),

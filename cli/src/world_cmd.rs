@@ -108,6 +108,9 @@ pub enum WorldCommand {
         /// How many events.
         #[arg(long, default_value_t = 100_000)]
         events: u64,
+        /// Create the world here and keep it (default: a temporary directory, removed after).
+        #[arg(long)]
+        dir: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -166,8 +169,9 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
         WorldCommand::Bench {
             workload,
             events,
+            dir,
             json,
-        } => crate::bench::run(workload, events, json),
+        } => crate::bench::run(workload, events, dir.as_deref(), json),
     }
 }
 

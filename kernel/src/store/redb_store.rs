@@ -52,6 +52,10 @@ fn index_key(entry: &IndexEntry) -> Vec<u8> {
     key
 }
 
+/// redb's page cache. Its default (1 GiB) lets a process grow with the file; a world's working
+/// set is the journal's tail and the objects it reads, so memory stays flat as the journal grows.
+pub const CACHE_BYTES: usize = 64 << 20;
+
 /// Largest page [`Store::records`] returns at once.
 pub const RECORDS_PAGE_MAX: usize = 10_000;
 
@@ -67,13 +71,16 @@ pub struct RedbStore {
 impl RedbStore {
     /// Creates (or opens) the database file and its tables.
     pub fn open(path: &Path) -> Result<RedbStore> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => KernelError::InUse {
-                pid: "unknown".to_owned(),
-                lock: path.display().to_string(),
-            },
-            other => KernelError::Storage(format!("{}: {other}", path.display())),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => KernelError::InUse {
+                    pid: "unknown".to_owned(),
+                    lock: path.display().to_string(),
+                },
+                other => KernelError::Storage(format!("{}: {other}", path.display())),
+            })?;
         let txn = db.begin_write().map_err(storage)?;
         {
             txn.open_table(LOG).map_err(storage)?;
