@@ -130,20 +130,8 @@ ops! {
     Mod => "mod", Arity::Exactly(2);
 }
 
-/// Tagged-lens constant keys that are expressions on their own.
-const CONST_KEYS: [&str; 11] = [
-    "null",
-    "bool",
-    "int",
-    "nat",
-    "dec128",
-    "text",
-    "bytes_b64",
-    "time_ns",
-    "duration_ns",
-    "hash",
-    "uuid",
-];
+/// Tagged-lens constant keys: expressions on their own (the composite keys are constructors).
+use crate::value::tagged::SCALAR_KEYS as CONST_KEYS;
 
 /// Keys that make a JSON object an expression rather than a plain literal.
 const EXPR_KEYS: [&str; 7] = ["op", "ref", "record", "list", "set", "map", "variant"];

@@ -16,7 +16,7 @@ mod decode;
 mod encode;
 mod normalize;
 mod plain;
-mod tagged;
+pub mod tagged;
 
 use std::collections::BTreeMap;
 

@@ -13,8 +13,8 @@ use crate::json::{join_index, join_key, kind_of};
 use super::normalize::parse_uuid;
 use super::{Dec128, Value, ValueError};
 
-/// The keys that start a tagged-lens value.
-pub const TAGGED_KEYS: [&str; 16] = [
+/// The tagged-lens keys of scalar constants (the rest, [`COMPOSITE_KEYS`], hold other values).
+pub const SCALAR_KEYS: [&str; 11] = [
     "null",
     "bool",
     "int",
@@ -26,12 +26,15 @@ pub const TAGGED_KEYS: [&str; 16] = [
     "duration_ns",
     "hash",
     "uuid",
-    "record",
-    "list",
-    "set",
-    "map",
-    "variant",
 ];
+
+/// The tagged-lens keys of composite values.
+pub const COMPOSITE_KEYS: [&str; 5] = ["record", "list", "set", "map", "variant"];
+
+/// True for a key that starts a tagged-lens value.
+pub fn is_tagged_key(key: &str) -> bool {
+    SCALAR_KEYS.contains(&key) || COMPOSITE_KEYS.contains(&key)
+}
 
 impl Value {
     /// Reads tagged-lens JSON. The result is not yet normalized against any schema.
@@ -77,10 +80,10 @@ impl Value {
     }
 }
 
-/// True when `json` has the shape of a tagged-lens value (one key from [`TAGGED_KEYS`]).
+/// True when `json` has the shape of a tagged-lens value (one key for which [`is_tagged_key`] holds).
 pub fn looks_tagged(json: &Json) -> bool {
     json.as_object()
-        .is_some_and(|o| o.len() == 1 && o.keys().all(|k| TAGGED_KEYS.contains(&k.as_str())))
+        .is_some_and(|o| o.len() == 1 && o.keys().all(|k| is_tagged_key(k)))
 }
 
 fn tagged(json: &Json, path: &str) -> Result<Value, ValueError> {
@@ -182,8 +185,9 @@ fn tagged(json: &Json, path: &str) -> Result<Value, ValueError> {
             return Err(ValueError::new(
                 path,
                 format!(
-                    "unknown tagged value `{other}`; expected one of {}",
-                    TAGGED_KEYS.join(", ")
+                    "unknown tagged value `{other}`; expected one of {}, {}",
+                    SCALAR_KEYS.join(", "),
+                    COMPOSITE_KEYS.join(", ")
                 ),
             ));
         }

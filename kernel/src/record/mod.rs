@@ -6,6 +6,7 @@
 //! prev_record_hash ‖ record bytes)`; seq 0's predecessor is 32 zero bytes.
 
 mod body;
+mod body_codec;
 pub mod codec;
 
 use worldline_air::Hash;
