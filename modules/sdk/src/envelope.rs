@@ -403,13 +403,7 @@ fn read_effect(d: &mut Decoder<'_>) -> Result<EffectEntry, ReduceError> {
 mod tests {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_hex::hex;
 
     /// The canonical input of spec/abi.md: {ctx, event: {key, value, schema}, state, version}.
     const FULL_INPUT: &str = "a4 \

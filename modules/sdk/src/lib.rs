@@ -203,3 +203,16 @@ macro_rules! reducer {
         }
     };
 }
+
+/// Hex test fixtures, shared by the SDK's unit tests.
+#[cfg(test)]
+mod test_hex {
+    /// Bytes from hex text (whitespace ignored).
+    pub fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}
