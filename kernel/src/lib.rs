@@ -8,6 +8,7 @@
 //! caller, so replay reproduces every byte.
 
 pub mod config;
+pub mod effects;
 pub mod error;
 pub mod host;
 pub mod identity;
