@@ -1,9 +1,18 @@
 //! # worldline-adapters
 //!
-//! The async edge: effect executors (HTTP, timer, blob), receipt signing, and the host loop that
-//! drives a world.
+//! The async edge: effect executors (timer, blob, HTTP), receipt signing, and the host loop that
+//! drives a world ([`host::Host`]).
 //!
 //! **Architecture invariant:** adapters never decide; they execute admitted intents and return
-//! signed receipts, which the kernel verifies like any other input.
+//! signed receipts, which the kernel verifies like any other input. Nothing leaves the process
+//! before the batch that admitted it is durable.
 
+pub mod clock;
+pub mod error;
+pub mod execute;
+pub mod host;
 pub mod http;
+pub mod keys;
+
+pub use error::AdapterError;
+pub use host::{Host, HostNote, HostOptions, Quiescence};

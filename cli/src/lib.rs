@@ -11,6 +11,7 @@ mod bench;
 mod demo;
 mod failure;
 mod files;
+pub mod host_cmd;
 pub mod modules;
 mod render;
 pub mod world_cmd;

@@ -55,9 +55,29 @@ pub enum WorldCommand {
         schema: String,
         /// The event as JSON, or @FILE.
         event: String,
+        /// How long to wait for the effects it caused (timers, blobs, HTTP) to finish.
+        #[arg(long, default_value_t = 30_000, value_name = "MS")]
+        timeout_ms: u64,
+        /// Send requests for ORIGIN to URL instead (e.g. https://example.com=http://127.0.0.1:8081); repeatable.
+        #[arg(long = "http-map", value_name = "ORIGIN=URL")]
+        http_map: Vec<String>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+    },
+    /// Run the world's adapters and timers until SIGINT/SIGTERM: open intents (also those left
+    /// by a crash) are dispatched, receipts journaled, and due timers fire.
+    ///
+    /// Example: world run /tmp/hello-timer
+    Run {
+        /// The world.
+        dir: PathBuf,
+        /// Send requests for ORIGIN to URL instead; repeatable.
+        #[arg(long = "http-map", value_name = "ORIGIN=URL")]
+        http_map: Vec<String>,
+        /// Stop by itself after this long (for scripts and tests).
+        #[arg(long, value_name = "MS")]
+        stop_after_ms: Option<u64>,
     },
     /// Print a reducer's state (or a cell's, with --key; all cells without it).
     ///
@@ -100,7 +120,7 @@ pub enum WorldCommand {
     },
     /// Measure the kernel in a throwaway world (release builds give meaningful figures).
     ///
-    /// Example: world bench counter --events 100000
+    /// Example: world bench counter --events 100000 [--module counter.wasm]
     Bench {
         /// Which workload.
         #[arg(value_enum)]
@@ -111,6 +131,10 @@ pub enum WorldCommand {
         /// Create the world here and keep it (default: a temporary directory, removed after).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// The workload's reducer binary (FILE.wasm or .wat) instead of the one built from
+        /// modules/, e.g. a reducer written in another language.
+        #[arg(long, value_name = "FILE")]
+        module: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -150,8 +174,15 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             dir,
             schema,
             event,
+            timeout_ms,
+            http_map,
             json,
-        } => send(&dir, &schema, &event, json),
+        } => send(&dir, &schema, &event, timeout_ms, &http_map, json),
+        WorldCommand::Run {
+            dir,
+            http_map,
+            stop_after_ms,
+        } => crate::host_cmd::run(&dir, &http_map, stop_after_ms),
         WorldCommand::State {
             dir,
             reducer,
@@ -170,8 +201,9 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             workload,
             events,
             dir,
+            module,
             json,
-        } => crate::bench::run(workload, events, dir.as_deref(), json),
+        } => crate::bench::run(workload, events, dir.as_deref(), module.as_deref(), json),
     }
 }
 
@@ -263,15 +295,34 @@ fn read_event(text: &str) -> Result<Json, Failure> {
     worldline_air::json::parse_strict(&text).map_err(|e| Failure::message(format!("event: {e}")))
 }
 
-fn send(dir: &Path, schema: &str, event: &str, as_json: bool) -> Result<(), Failure> {
+fn send(
+    dir: &Path,
+    schema: &str,
+    event: &str,
+    timeout_ms: u64,
+    http_map: &[String],
+    as_json: bool,
+) -> Result<(), Failure> {
     let event = read_event(event)?;
     let mut world = World::open(dir).map_err(kernel(dir))?;
+    let options = crate::host_cmd::host_options(http_map)?;
     let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
-    let appended = world
+    let first = world.head().seq + 1;
+    world
         .submit(vec![(input, ingress_now()?)], true)
         .map_err(kernel(dir))?;
-    let seqs: Vec<u64> = appended.into_iter().flatten().collect();
-    let records = world.records(seqs[0], seqs.len()).map_err(kernel(dir))?;
+    let mut still_open = 0;
+    if !world.open_intents().is_empty() {
+        let timeout = std::time::Duration::from_millis(timeout_ms);
+        let (settled, quiescence) = crate::host_cmd::settle(world, options, timeout)?;
+        world = settled;
+        if let worldline_adapters::Quiescence::TimedOut(open) = quiescence {
+            still_open = open;
+        }
+    }
+    let count = usize::try_from(world.head().seq + 1 - first).unwrap_or(usize::MAX);
+    let records = world.records(first, count).map_err(kernel(dir))?;
+    let seqs: Vec<u64> = records.iter().map(|(r, _)| r.seq).collect();
     if as_json {
         let out: Vec<Json> = records
             .iter()
@@ -289,6 +340,11 @@ fn send(dir: &Path, schema: &str, event: &str, as_json: bool) -> Result<(), Fail
         if failed > 0 {
             eprintln!(
                 "note: {failed} step failure(s) journaled; the state of those reducers is unchanged"
+            );
+        }
+        if still_open > 0 {
+            eprintln!(
+                "note: {still_open} effect(s) still waiting after {timeout_ms} ms; `world run` finishes them"
             );
         }
     }

@@ -57,6 +57,9 @@ pub enum KernelError {
     /// An input was refused before anything was journaled.
     #[error("{0}")]
     Rejected(String),
+    /// A receipt was refused before anything was journaled.
+    #[error(transparent)]
+    ReceiptRefused(#[from] crate::effects::receipt::Refusal),
     /// Replay produced something other than the journal.
     #[error("replay diverged at seq {seq}: {reason}")]
     Diverged {

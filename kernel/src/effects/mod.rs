@@ -1,4 +1,11 @@
 //! Effects on the kernel side: admission of intents (grants, enforcers, policy), open work, and
-//! the receipts that close it.
+//! the signed receipts that close it.
 
+pub mod admission;
 pub mod enforce;
+mod enforcement;
+mod open;
+pub mod receipt;
+
+pub use admission::{Admission, AdmissionContext, CapRef, EnforcerRunner, IntentRequest, admit};
+pub use open::{ADAPTERS_MAX, EffectsState, OPEN_INTENTS_MAX, OpenIntent};

@@ -43,6 +43,38 @@ impl ReducerInput<'_> {
     }
 }
 
+/// The input of one pure-module run (`{version, input, ctx?}`).
+pub struct PureInput<'a> {
+    /// Canonical input value.
+    pub input: &'a [u8],
+    /// `sys/PureContext@1`, if the module asks for it.
+    pub ctx: Option<&'a [u8]>,
+}
+
+impl PureInput<'_> {
+    /// The envelope's canonical bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut envelope = MapBuilder::new();
+        envelope.opt_bytes("ctx", self.ctx);
+        envelope.bytes("input", self.input);
+        envelope.uint("version", 1);
+        envelope.finish()
+    }
+}
+
+/// Reads a pure module's output envelope `{output: bytes}` (any key order, tag optional).
+pub fn decode_pure_output(bytes: &[u8]) -> Result<Vec<u8>, StepError> {
+    let item = cbor::decode(bytes).map_err(|e| bad(format!("the output is not CBOR: {e}")))?;
+    match item.get("output") {
+        Some(Cbor::Bytes(output)) => Ok(output.clone()),
+        Some(other) => Err(bad(format!(
+            "`output` must be bytes, found {}",
+            other.kind_name()
+        ))),
+        None => Err(bad("the output envelope has no `output`")),
+    }
+}
+
 /// A domain event a step emitted (not yet checked against its schema).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmittedEvent {

@@ -44,6 +44,8 @@ pub struct Origin {
     pub kind: OriginKind,
     /// Its name.
     pub name: Name,
+    /// The cell key, for an intent of a keyed reducer (its receipt goes back to that cell).
+    pub key: Option<Vec<u8>>,
 }
 
 /// The parent of a forked world.
@@ -92,6 +94,8 @@ pub struct EffectIntentBody {
 pub struct AdmissionBody {
     /// The intent decided on.
     pub intent_hash: Hash,
+    /// `capability` (effect, origin, params, grant, enforcer) or `policy`.
+    pub stage: String,
     /// Admitted or not.
     pub allowed: bool,
     /// Machine-readable: `allowed`, `grant_missing`, `policy_denied`, …

@@ -91,10 +91,12 @@ impl RecordBody {
                     },
                 );
                 o.text("name", i.origin.name.as_str());
+                o.opt_bytes("key", i.origin.key.as_deref());
                 m.map("origin", o);
             }
             RecordBody::Admission(a) => {
                 m.hash("intent_hash", &a.intent_hash);
+                m.text("stage", &a.stage);
                 m.bool("allowed", a.allowed);
                 m.text("code", &a.code);
                 m.text("detail", &a.detail);
@@ -272,11 +274,13 @@ impl RecordBody {
                     origin: Origin {
                         kind,
                         name: name(&o, "name")?,
+                        key: o.opt_bytes("key")?.map(<[u8]>::to_vec),
                     },
                 })
             }
             "admission" => RecordBody::Admission(AdmissionBody {
                 intent_hash: m.hash("intent_hash")?,
+                stage: m.text("stage")?.to_owned(),
                 allowed: m.bool("allowed")?,
                 code: m.text("code")?.to_owned(),
                 detail: m.text("detail")?.to_owned(),

@@ -87,27 +87,30 @@ pub fn plane_from_store(store: &dyn Store, manifest_hash: &Hash) -> Result<Contr
     Ok(plane)
 }
 
-/// The world's reducer modules that need a wasm binary: `(name, wasm hash)`.
-pub fn wasm_reducers(plane: &ControlPlane) -> Result<Vec<(Name, Hash)>> {
+/// The world's modules that need a wasm binary: `(name, wasm hash, entry export)` (reducers
+/// export `step`, pure modules `run`; built-in `sys/*` modules are native).
+pub fn wasm_modules(plane: &ControlPlane) -> Result<Vec<(Name, Hash, &'static str)>> {
     let mut out = Vec::new();
     for ((kind, name), def) in plane.defs() {
         if *kind != DefKind::Module || name.is_sys() {
             continue;
         }
-        if let Node::Module(module) = &def.node
-            && module.module_kind == ModuleKind::Reducer
-        {
+        if let Node::Module(module) = &def.node {
+            let entry = match module.module_kind {
+                ModuleKind::Reducer => "step",
+                ModuleKind::Pure => "run",
+            };
             let hash = module.wasm_hash.ok_or_else(|| KernelError::Module {
                 module: name.clone(),
                 reason: "has no wasm_hash: supply its binary with --module NAME=FILE.wasm".into(),
             })?;
-            out.push((name.clone(), hash));
+            out.push((name.clone(), hash, entry));
         }
     }
     Ok(out)
 }
 
-/// Loads every reducer module into `host`: from a cached compiled artifact when one fits this
+/// Loads every wasm module into `host`: from a cached compiled artifact when one fits this
 /// engine, else by compiling the binary (from `pending`, else the CAS). Returns what to store so
 /// the next open finds the artifacts.
 pub fn load_modules(
@@ -117,7 +120,7 @@ pub fn load_modules(
     pending: &BTreeMap<Hash, Vec<u8>>,
 ) -> Result<Batch> {
     let mut batch = Batch::default();
-    for (name, wasm_hash) in wasm_reducers(plane)? {
+    for (name, wasm_hash, entry) in wasm_modules(plane)? {
         if host.is_loaded(&wasm_hash) {
             continue;
         }
@@ -127,7 +130,7 @@ pub fn load_modules(
             && let Ok(artifact_hash) = <[u8; 32]>::try_from(artifact_hash.as_slice()).map(Hash)
             && let Some(artifact) = store.cas_get(&artifact_hash)?
             && Hash::of(&artifact) == artifact_hash
-            && host.load_artifact(&name, wasm_hash, &artifact, "step")?
+            && host.load_artifact(&name, wasm_hash, &artifact, entry)?
         {
             continue;
         }
@@ -145,7 +148,7 @@ pub fn load_modules(
                 "the binary of {name} does not match its hash {wasm_hash}"
             )));
         }
-        let artifact = host.compile(&name, wasm_hash, &wasm, "step")?;
+        let artifact = host.compile(&name, wasm_hash, &wasm, entry)?;
         let artifact_hash = Hash::of(&artifact);
         batch.cas.push((artifact_hash, artifact));
         batch

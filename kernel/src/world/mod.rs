@@ -4,6 +4,7 @@
 //! world's Ed25519 seed, mode 0600), `<dir>/.world/lock` (held by the one process that has the
 //! world open).
 
+mod effects;
 mod load;
 mod replay;
 mod sink;
@@ -17,10 +18,12 @@ use worldline_air::load::{SourceFile, load_sources};
 use worldline_air::plane::BuildOptions;
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
+pub use effects::DispatchIntent;
 pub use replay::{ReplayReport, replay};
 pub use state::{StateMap, leaf_hash, merkle_root};
 
 use crate::config::WorldConfig;
+use crate::effects::EffectsState;
 use crate::error::{KernelError, Result};
 use crate::host::ReducerHost;
 use crate::identity::WorldKey;
@@ -74,6 +77,10 @@ pub struct World {
     stepper: Stepper,
     did: String,
     head: Head,
+    /// Admitted intents whose batch is not yet durable.
+    dispatch_pending: Vec<Hash>,
+    /// Admitted intents that may leave the process (their batch is durable).
+    dispatch_ready: Vec<Hash>,
 }
 
 fn world_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
@@ -140,14 +147,14 @@ impl World {
             .map(|wasm| (Hash::of(&wasm), wasm))
             .collect();
         let mut host = ReducerHost::new(&options.config)?;
-        for (name, hash) in load::wasm_reducers(&plane)? {
+        for (name, hash, entry) in load::wasm_modules(&plane)? {
             let wasm = pending
                 .get(&hash)
                 .ok_or_else(|| KernelError::MissingModule {
                     module: name.clone(),
                     hash,
                 })?;
-            host.compile(&name, hash, wasm, "step")?;
+            host.compile(&name, hash, wasm, entry)?;
         }
         std::fs::create_dir_all(&world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
         let created = World::write_genesis(
@@ -221,6 +228,8 @@ impl World {
                 seq: 0,
                 hash: head_hash,
             },
+            dispatch_pending: Vec::new(),
+            dispatch_ready: Vec::new(),
         })
     }
 
@@ -277,13 +286,23 @@ impl World {
                         "snapshot {snapshot_hash} does not match its hash"
                     )));
                 }
-                let (_, logical_now_ns, states) =
-                    StateMap::from_snapshot(&object, &mut |h| store.cas_get(h))?;
-                stepper.restore(states, height, logical_now_ns);
+                let snapshot = StateMap::from_snapshot(&object, &mut |h| store.cas_get(h))?;
+                let effects = match &snapshot.effects {
+                    None => EffectsState::default(),
+                    Some(item) => EffectsState::from_snapshot(item, &mut |seq| {
+                        store.record(seq)?.map(|b| Record::decode(&b)).transpose()
+                    })?,
+                };
+                stepper.restore(snapshot.states, effects, height, snapshot.logical_now_ns);
                 pointer_seq + 1
             }
             None => {
-                stepper.restore(StateMap::default(), 0, genesis_stamp_ns);
+                stepper.restore(
+                    StateMap::default(),
+                    EffectsState::default(),
+                    0,
+                    genesis_stamp_ns,
+                );
                 1
             }
         };
@@ -294,6 +313,14 @@ impl World {
         replay::run_tail(&mut stepper, &mut verify, head.seq)?;
         let did = genesis_body.did.clone();
         drop(verify);
+        stepper.take_admitted();
+        // Every intent still open after a restart goes out again (at least once, same key).
+        let dispatch_ready = stepper
+            .effects()
+            .open_intents()
+            .iter()
+            .map(|open| open.intent.intent_hash)
+            .collect();
         Ok(World {
             dir: dir.to_path_buf(),
             store,
@@ -301,6 +328,8 @@ impl World {
             stepper,
             did,
             head,
+            dispatch_pending: Vec::new(),
+            dispatch_ready,
         })
     }
 
@@ -356,7 +385,32 @@ impl World {
         inputs: Vec<(EventInput, Ingress)>,
         durable: bool,
     ) -> Result<Vec<Vec<u64>>> {
+        let inputs = inputs
+            .into_iter()
+            .map(|(event, ingress)| {
+                let body = RecordBody::DomainEvent {
+                    schema: event.schema,
+                    value: event.value,
+                    origin: EventOrigin::External,
+                };
+                (body, Vec::new(), ingress)
+            })
+            .collect();
+        self.append_inputs(inputs, Vec::new(), durable)
+    }
+
+    /// Stamps and appends input records (each caused by the records in its cause list), runs
+    /// everything they cause, stores `objects` in the CAS, and commits it all at once.
+    fn append_inputs(
+        &mut self,
+        inputs: Vec<(RecordBody, Vec<u64>, Ingress)>,
+        objects: Vec<Vec<u8>>,
+        durable: bool,
+    ) -> Result<Vec<Vec<u64>>> {
         let mut sink = LiveSink::new(self.head.seq + 1, self.head.hash);
+        for object in objects {
+            sink.put_object(Hash::of(&object), object);
+        }
         self.stepper.begin();
         let processed = self.process_all(inputs, &mut sink);
         let outcome = processed.and_then(|appended| {
@@ -370,6 +424,10 @@ impl World {
                     seq: sink.next_seq() - 1,
                     hash: sink.prev_hash(),
                 };
+                self.dispatch_pending.extend(self.stepper.take_admitted());
+                if durable {
+                    self.dispatch_ready.append(&mut self.dispatch_pending);
+                }
                 Ok(appended)
             }
             Err(error) => {
@@ -381,26 +439,21 @@ impl World {
 
     fn process_all(
         &mut self,
-        inputs: Vec<(EventInput, Ingress)>,
+        inputs: Vec<(RecordBody, Vec<u64>, Ingress)>,
         sink: &mut LiveSink,
     ) -> Result<Vec<Vec<u64>>> {
         let mut appended = Vec::with_capacity(inputs.len());
-        for (event, ingress) in inputs {
+        for (body, causes, ingress) in inputs {
             let stamp = Stamp {
                 now_ns: ingress.now_ns,
                 logical_now_ns: ingress.now_ns.max(self.stepper.logical_now_ns()),
                 entropy: ingress.entropy,
                 manifest_hash: self.plane().manifest_hash(),
             };
-            let body = RecordBody::DomainEvent {
-                schema: event.schema,
-                value: event.value,
-                origin: EventOrigin::External,
-            };
             appended.push(self.stepper.process(
                 Record {
                     seq: 0,
-                    causes: vec![],
+                    causes,
                     stamp: Some(stamp),
                     body,
                 },

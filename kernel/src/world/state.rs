@@ -74,9 +74,14 @@ impl StateMap {
         merkle_root(&leaves)
     }
 
-    /// The snapshot object: `{height, logical_now_ns, states: [[reducer, key, state_hash]…]}`,
-    /// plus the state blobs it references (to be stored in the CAS by their hashes).
-    pub fn snapshot(&self, height: u64, logical_now_ns: u64) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
+    /// The snapshot object: `{height, logical_now_ns, states: [[reducer, key, state_hash]…],
+    /// effects}`, plus the state blobs it references (to be stored in the CAS by their hashes).
+    pub fn snapshot(
+        &self,
+        height: u64,
+        logical_now_ns: u64,
+        effects: &Cbor,
+    ) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
         let mut entries = Vec::with_capacity(self.states.len());
         let mut blobs = Vec::with_capacity(self.states.len());
         for ((reducer, key), state) in &self.states {
@@ -95,15 +100,18 @@ impl StateMap {
         map.uint("height", height);
         map.uint("logical_now_ns", logical_now_ns);
         map.raw("states", list);
+        let mut effects_bytes = Vec::new();
+        // Built by EffectsState from distinct text keys: no duplicate map key is possible.
+        let _ = effects.write_canonical(&mut effects_bytes);
+        map.raw("effects", effects_bytes);
         (map.finish_tagged(), blobs)
     }
 
-    /// Rebuilds the map from a snapshot object, fetching each state blob with `blob`; returns
-    /// `(height, logical_now_ns, states)`.
+    /// Rebuilds the map from a snapshot object, fetching each state blob with `blob`.
     pub fn from_snapshot(
         bytes: &[u8],
         blob: &mut dyn FnMut(&Hash) -> Result<Option<Vec<u8>>>,
-    ) -> Result<(u64, u64, StateMap)> {
+    ) -> Result<Snapshot> {
         let item = codec::decode(bytes, "snapshot")?;
         let map = MapReader::new(&item, "snapshot")?;
         let height = map.uint("height")?;
@@ -147,8 +155,25 @@ impl StateMap {
             }
             states.insert((reducer, key.clone()), state);
         }
-        Ok((height, logical_now_ns, StateMap { states }))
+        Ok(Snapshot {
+            height,
+            logical_now_ns,
+            states: StateMap { states },
+            effects: map.get("effects").cloned(),
+        })
     }
+}
+
+/// A snapshot object, read back.
+pub struct Snapshot {
+    /// The last seq it covers.
+    pub height: u64,
+    /// Logical time at that seq.
+    pub logical_now_ns: u64,
+    /// Every reducer and cell state.
+    pub states: StateMap,
+    /// Open work and adapter keys (`EffectsState::to_snapshot`).
+    pub effects: Option<Cbor>,
 }
 
 fn hash_bytes(bytes: &[u8]) -> Result<[u8; 32]> {
@@ -216,11 +241,12 @@ mod tests {
         for i in 0..5u8 {
             states.set(&name("demo/Cells@1"), &[0x61, i], Some(vec![i; 3]));
         }
-        let (bytes, blobs) = states.snapshot(42, 7);
+        let effects = Cbor::Map(vec![(Cbor::Text("open".into()), Cbor::Array(vec![]))]);
+        let (bytes, blobs) = states.snapshot(42, 7, &effects);
         let blobs: BTreeMap<Hash, Vec<u8>> = blobs.into_iter().collect();
-        let (height, logical, back) =
-            StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
-        assert_eq!((height, logical, &back), (42, 7, &states));
+        let back = StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
+        assert_eq!((back.height, back.logical_now_ns), (42, 7));
+        assert_eq!((&back.states, back.effects), (&states, Some(effects)));
         assert!(
             StateMap::from_snapshot(&bytes, &mut |_| Ok(Some(vec![9]))).is_err(),
             "a blob must match its hash"

@@ -56,6 +56,17 @@ impl Effect {
         }
     }
 
+    /// An effect whose params are already CBOR (the host normalizes them against the effect's
+    /// `params_schema`, or denies the intent with `params_invalid`).
+    pub fn from_cbor(kind: &str, params_cbor: Vec<u8>) -> Self {
+        Effect {
+            kind: kind.to_owned(),
+            params_cbor: Ok(params_cbor),
+            cap_slot: None,
+            idempotency_key: None,
+        }
+    }
+
     /// Sends the effect through the module cap slot `slot`.
     pub fn cap_slot(mut self, slot: &str) -> Self {
         self.cap_slot = Some(slot.to_owned());

@@ -63,6 +63,7 @@ mod effect;
 pub mod envelope;
 mod host;
 mod output;
+mod receipt;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -72,6 +73,10 @@ pub use context::Context;
 pub use effect::{BlobGetParams, BlobPutParams, Effect, TimerSetParams};
 pub use host::log;
 pub use output::{Output, ReduceError};
+pub use receipt::{
+    BlobGetReceipt, BlobGetResult, BlobPutReceipt, BlobPutResult, ReceiptEvent, TimerFired,
+    TimerSetReceipt,
+};
 
 use envelope::StepInput;
 

@@ -4,73 +4,92 @@
 //! [`Sink`] every time: that is what makes live runs, opening from a snapshot and replay one
 //! mechanism.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::rc::Rc;
+mod check;
+mod effects;
+mod routes;
 
-use worldline_air::nodes::{DefKind, Node};
-use worldline_air::value::is_canonical;
-use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use worldline_air::nodes::{ModuleKind, Node};
+use worldline_air::{ControlPlane, Hash, Name, Value};
 
 use super::sink::Sink;
 use super::state::{StateKey, StateMap};
 use crate::config::{CASCADE_RECORDS_MAX, WorldConfig};
+use crate::effects::EffectsState;
+use crate::effects::OpenIntent;
 use crate::error::{KernelError, Result};
-use crate::host::envelope::{ReducerInput, ReducerOutput};
-use crate::host::{ReducerHost, StepError};
+use crate::host::ReducerHost;
+use crate::host::envelope::ReducerInput;
 use crate::record::{EventOrigin, Record, RecordBody, Stamp};
+use routes::{Route, Routes, cell_key, routes};
 
-/// One routing entry, resolved once per control plane.
-struct Route {
-    event: Name,
-    reducer: Name,
-    wasm_hash: Hash,
-    /// Path to the cell key inside the event value (keyed reducers only).
-    key_path: Option<Vec<String>>,
-    wants_context: bool,
-    event_type: TypeExpr,
-    state_type: TypeExpr,
-}
-
-/// A checked step output.
-struct Checked {
-    state: Option<Vec<u8>>,
-    events: Vec<(Name, Vec<u8>)>,
+/// A change to open work, remembered so a failed batch can be undone.
+enum EffectsChange {
+    /// An intent was admitted.
+    Opened(Hash),
+    /// An intent was closed by its receipt.
+    Closed(OpenIntent),
+    /// An adapter key was set (the previous one, if any).
+    AdapterKey(String, Option<[u8; 32]>),
 }
 
 /// What `begin` saved so a failed batch can be undone.
 struct Undo {
     states: Vec<(StateKey, Option<Vec<u8>>)>,
+    effects: Vec<EffectsChange>,
     logical_now_ns: u64,
     snapshot_height: u64,
     dirty: BTreeSet<StateKey>,
 }
+
+/// Events waiting to be delivered to their reducers: `(seq, schema, value)`.
+type EventQueue = VecDeque<(u64, Name, Vec<u8>)>;
 
 /// The deterministic core of a world.
 pub struct Stepper {
     plane: ControlPlane,
     host: ReducerHost,
     states: StateMap,
+    effects: EffectsState,
     config: WorldConfig,
     logical_now_ns: u64,
     snapshot_height: u64,
     dirty: BTreeSet<StateKey>,
-    routes: BTreeMap<Name, Vec<Rc<Route>>>,
+    routes: Routes,
+    /// Pure modules (enforcers) by name, with their wasm hash.
+    pure_modules: BTreeMap<Name, Hash>,
+    /// Intents admitted since the last [`Stepper::take_admitted`], in journal order.
+    admitted: Vec<Hash>,
     undo: Option<Undo>,
 }
 
 impl Stepper {
-    /// A stepper over `plane` whose reducer modules are already loaded into `host`.
+    /// A stepper over `plane` whose modules are already loaded into `host`.
     pub fn new(plane: ControlPlane, host: ReducerHost, config: WorldConfig) -> Result<Stepper> {
         let routes = routes(&plane)?;
+        let pure_modules = plane
+            .defs()
+            .values()
+            .filter_map(|def| match &def.node {
+                Node::Module(m) if m.module_kind == ModuleKind::Pure && !m.name.is_sys() => {
+                    m.wasm_hash.map(|hash| (m.name.clone(), hash))
+                }
+                _ => None,
+            })
+            .collect();
         Ok(Stepper {
             plane,
             host,
             states: StateMap::default(),
+            effects: EffectsState::default(),
             config,
             logical_now_ns: 0,
             snapshot_height: 0,
             dirty: BTreeSet::new(),
             routes,
+            pure_modules,
+            admitted: Vec::new(),
             undo: None,
         })
     }
@@ -85,23 +104,42 @@ impl Stepper {
         &self.states
     }
 
+    /// Open work and adapter keys.
+    pub fn effects(&self) -> &EffectsState {
+        &self.effects
+    }
+
     /// Logical time of the last input.
     pub fn logical_now_ns(&self) -> u64 {
         self.logical_now_ns
     }
 
+    /// The intents admitted since the last call, in journal order.
+    pub fn take_admitted(&mut self) -> Vec<Hash> {
+        std::mem::take(&mut self.admitted)
+    }
+
     /// Starts from a snapshot.
-    pub fn restore(&mut self, states: StateMap, snapshot_height: u64, logical_now_ns: u64) {
+    pub fn restore(
+        &mut self,
+        states: StateMap,
+        effects: EffectsState,
+        snapshot_height: u64,
+        logical_now_ns: u64,
+    ) {
         self.states = states;
+        self.effects = effects;
         self.snapshot_height = snapshot_height;
         self.logical_now_ns = logical_now_ns;
         self.dirty.clear();
+        self.admitted.clear();
     }
 
     /// Remembers the current state so [`Stepper::rollback`] can return to it.
     pub fn begin(&mut self) {
         self.undo = Some(Undo {
             states: Vec::new(),
+            effects: Vec::new(),
             logical_now_ns: self.logical_now_ns,
             snapshot_height: self.snapshot_height,
             dirty: self.dirty.clone(),
@@ -115,13 +153,32 @@ impl Stepper {
 
     /// Returns to the state saved by [`Stepper::begin`]: the batch was not committed.
     pub fn rollback(&mut self) {
-        if let Some(undo) = self.undo.take() {
-            for ((reducer, key), previous) in undo.states.into_iter().rev() {
-                self.states.set(&reducer, &key, previous);
+        let Some(undo) = self.undo.take() else {
+            return;
+        };
+        for ((reducer, key), previous) in undo.states.into_iter().rev() {
+            self.states.set(&reducer, &key, previous);
+        }
+        for change in undo.effects.into_iter().rev() {
+            match change {
+                EffectsChange::Opened(hash) => {
+                    self.effects.close(&hash);
+                }
+                EffectsChange::Closed(open) => self.effects.insert(open),
+                EffectsChange::AdapterKey(id, previous) => {
+                    self.effects.restore_adapter_key(&id, previous);
+                }
             }
-            self.logical_now_ns = undo.logical_now_ns;
-            self.snapshot_height = undo.snapshot_height;
-            self.dirty = undo.dirty;
+        }
+        self.logical_now_ns = undo.logical_now_ns;
+        self.snapshot_height = undo.snapshot_height;
+        self.dirty = undo.dirty;
+        self.admitted.clear();
+    }
+
+    fn remember(&mut self, change: EffectsChange) {
+        if let Some(undo) = &mut self.undo {
+            undo.effects.push(change);
         }
     }
 
@@ -143,32 +200,47 @@ impl Stepper {
             ))
         })?;
         self.logical_now_ns = stamp.logical_now_ns;
-        let event = match &input.body {
-            RecordBody::DomainEvent { schema, value, .. } => Some((schema.clone(), value.clone())),
-            _ => None,
-        };
+        let body = input.body.clone();
         let seq = sink.append(input)?;
         let mut appended = vec![seq];
-        if let Some((schema, value)) = event {
-            self.cascade(seq, schema, value, &stamp, sink, &mut appended)?;
+        match body {
+            RecordBody::DomainEvent { schema, value, .. } => {
+                let queue = VecDeque::from([(seq, schema, value)]);
+                self.run_queue(queue, &stamp, sink, &mut appended)?;
+            }
+            RecordBody::Receipt(receipt) => {
+                self.deliver_receipt(seq, &receipt, &stamp, sink, &mut appended)?;
+            }
+            RecordBody::AdapterKey {
+                adapter_id,
+                public_key,
+            } => {
+                let previous = self.effects.adapter_key(&adapter_id).copied();
+                self.effects.set_adapter_key(&adapter_id, public_key);
+                self.remember(EffectsChange::AdapterKey(adapter_id, previous));
+            }
+            _ => {}
         }
         self.maybe_snapshot(sink, &mut appended)?;
         Ok(appended)
     }
 
-    /// Delivers an event to its reducers, and the events they emit to theirs, breadth first.
-    fn cascade(
+    /// Delivers queued events to their reducers, and the events they emit to theirs, breadth
+    /// first.
+    fn run_queue(
         &mut self,
-        seq: u64,
-        schema: Name,
-        value: Vec<u8>,
+        mut queue: EventQueue,
         stamp: &Stamp,
         sink: &mut dyn Sink,
         appended: &mut Vec<u64>,
     ) -> Result<()> {
-        let mut queue: VecDeque<(u64, Name, Vec<u8>)> = VecDeque::from([(seq, schema, value)]);
         while let Some((event_seq, schema, value)) = queue.pop_front() {
-            let routes = self.routes.get(&schema).cloned().unwrap_or_default();
+            let routes = self
+                .routes
+                .by_schema
+                .get(&schema)
+                .cloned()
+                .unwrap_or_default();
             for route in routes {
                 if appended.len() >= CASCADE_RECORDS_MAX {
                     let reason = format!(
@@ -185,37 +257,42 @@ impl Stepper {
                     )?;
                     return Ok(());
                 }
-                self.step(&route, event_seq, &value, stamp, sink, appended, &mut queue)?;
+                let key = match &route.key_path {
+                    None => Vec::new(),
+                    Some(path) => match cell_key(&self.plane, &route, path, &value) {
+                        Ok(key) => key,
+                        Err(reason) => {
+                            self.fail(&route, &[], "bad_key", reason, event_seq, sink, appended)?;
+                            continue;
+                        }
+                    },
+                };
+                self.step(
+                    &route, key, event_seq, &value, stamp, sink, appended, &mut queue,
+                )?;
             }
         }
         Ok(())
     }
 
+    /// One reducer step on one event: the new state, the events it emits (queued for delivery)
+    /// and its effect (admitted). A failed step journals `step_failed` and changes nothing.
     #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
         route: &Route,
+        key: Vec<u8>,
         event_seq: u64,
         value: &[u8],
         stamp: &Stamp,
         sink: &mut dyn Sink,
         appended: &mut Vec<u64>,
-        queue: &mut VecDeque<(u64, Name, Vec<u8>)>,
+        queue: &mut EventQueue,
     ) -> Result<()> {
-        let key = match &route.key_path {
-            None => Vec::new(),
-            Some(path) => match self.cell_key(route, path, value) {
-                Ok(key) => key,
-                Err(reason) => {
-                    return self.fail(route, &[], "bad_key", reason, event_seq, sink, appended);
-                }
-            },
-        };
-        let keyed = route.key_path.is_some();
         let context = route.wants_context.then(|| {
             self.context(
                 route,
-                keyed.then_some(key.as_slice()),
+                route.keyed.then_some(key.as_slice()),
                 event_seq,
                 value,
                 stamp,
@@ -224,7 +301,7 @@ impl Stepper {
         let input = ReducerInput {
             schema: route.event.as_str(),
             value,
-            key: keyed.then_some(key.as_slice()),
+            key: route.keyed.then_some(key.as_slice()),
             state: self.states.get(&route.reducer, &key).map(Vec::as_slice),
             ctx: context.as_deref(),
         }
@@ -232,26 +309,19 @@ impl Stepper {
         let checked = self
             .host
             .step(&route.wasm_hash, &input)
-            .and_then(|output| self.check(route, &output));
+            .and_then(|output| check::check(&self.plane, route, &output));
         let checked = match checked {
             Ok(checked) => checked,
             Err(error) => {
-                return self.fail(
-                    route,
-                    &key,
-                    error.code,
-                    error.reason,
-                    event_seq,
-                    sink,
-                    appended,
-                );
+                let (code, reason) = (error.code, error.reason);
+                return self.fail(route, &key, code, reason, event_seq, sink, appended);
             }
         };
         self.set_state(&route.reducer, &key, checked.state);
         for (schema, value) in checked.events {
             let origin = EventOrigin::Reducer {
                 reducer: route.reducer.clone(),
-                key: keyed.then(|| key.clone()),
+                key: route.keyed.then(|| key.clone()),
             };
             let body = RecordBody::DomainEvent {
                 schema: schema.clone(),
@@ -266,6 +336,9 @@ impl Stepper {
             })?;
             appended.push(seq);
             queue.push_back((seq, schema, value));
+        }
+        for effect in &checked.effects {
+            self.admit_effect(route, &key, event_seq, effect, sink, appended)?;
         }
         Ok(())
     }
@@ -283,7 +356,7 @@ impl Stepper {
     ) -> Result<()> {
         let body = RecordBody::StepFailed {
             reducer: route.reducer.clone(),
-            key: route.key_path.is_some().then(|| key.to_vec()),
+            key: route.keyed.then(|| key.to_vec()),
             module_hash: route.wasm_hash,
             code: code.to_owned(),
             reason,
@@ -295,33 +368,6 @@ impl Stepper {
             body,
         })?);
         Ok(())
-    }
-
-    /// The cell key: the field at `path` of the event value, as canonical CBOR.
-    fn cell_key(
-        &self,
-        route: &Route,
-        path: &[String],
-        value: &[u8],
-    ) -> std::result::Result<Vec<u8>, String> {
-        let event = Value::from_cbor_bytes(value, &route.event_type, &self.plane)
-            .map_err(|e| e.to_string())?;
-        let mut current = &event;
-        for segment in path {
-            current = match (current, segment.as_str()) {
-                (
-                    Value::Variant {
-                        value: Some(inner), ..
-                    },
-                    "$value",
-                ) => inner,
-                (Value::Record(fields), field) => fields
-                    .get(field)
-                    .ok_or_else(|| format!("the event has no `{field}`"))?,
-                _ => return Err(format!("the event has no `{segment}`")),
-            };
-        }
-        Ok(current.to_cbor_body())
     }
 
     fn context(
@@ -343,70 +389,9 @@ impl Stepper {
             ("manifest_hash", Value::Hash(stamp.manifest_hash)),
             ("reducer", Value::Text(route.reducer.to_string())),
             ("key", key.map_or(Value::Null, |k| Value::Bytes(k.to_vec()))),
-            ("cell_mode", Value::Bool(route.key_path.is_some())),
+            ("cell_mode", Value::Bool(route.keyed)),
         ])
         .to_cbor_body()
-    }
-
-    /// Reads a step's output and checks every value against its schema.
-    fn check(&self, route: &Route, output: &[u8]) -> std::result::Result<Checked, StepError> {
-        let output = ReducerOutput::decode(output)?;
-        let state = match output.state {
-            None => None,
-            // Canonical bytes (what the SDK writes) are kept as they are; anything else is
-            // decoded, checked and re-encoded.
-            Some(bytes) if is_canonical(&bytes, &route.state_type, &self.plane) => Some(bytes),
-            Some(bytes) => Some(
-                Value::from_cbor_bytes(&bytes, &route.state_type, &self.plane)
-                    .map_err(|e| {
-                        StepError::new(
-                            "bad_output",
-                            format!("the state does not match its schema: {e}"),
-                        )
-                    })?
-                    .to_cbor_body(),
-            ),
-        };
-        let mut events = Vec::with_capacity(output.domain_events.len());
-        for (index, event) in output.domain_events.iter().enumerate() {
-            let schema = Name::parse(&event.schema)
-                .ok()
-                .filter(|name| self.plane.def(DefKind::Schema, name).is_some())
-                .ok_or_else(|| {
-                    StepError::new(
-                        "bad_output",
-                        format!(
-                            "domain_events[{index}]: `{}` is not a schema of this world",
-                            event.schema
-                        ),
-                    )
-                })?;
-            let ty = self
-                .plane
-                .schema_type_of(&schema)
-                .cloned()
-                .unwrap_or(TypeExpr::Unit);
-            if is_canonical(&event.value, &ty, &self.plane) {
-                events.push((schema, event.value.clone()));
-                continue;
-            }
-            let value = Value::from_cbor_bytes(&event.value, &ty, &self.plane).map_err(|e| {
-                StepError::new(
-                    "bad_output",
-                    format!("domain_events[{index}] ({schema}): {e}"),
-                )
-            })?;
-            events.push((schema, value.to_cbor_body()));
-        }
-        if !output.effects.is_empty() {
-            // Admission arrives with the effects capability; until then an effect cannot be
-            // journaled honestly, so the step fails rather than silently dropping it.
-            return Err(StepError::new(
-                "effects_unsupported",
-                "this kernel does not admit effects yet",
-            ));
-        }
-        Ok(Checked { state, events })
     }
 
     fn maybe_snapshot(&mut self, sink: &mut dyn Sink, appended: &mut Vec<u64>) -> Result<()> {
@@ -418,7 +403,8 @@ impl Stepper {
         {
             return Ok(());
         }
-        let (bytes, blobs) = self.states.snapshot(height, self.logical_now_ns);
+        let effects = self.effects.to_snapshot();
+        let (bytes, blobs) = self.states.snapshot(height, self.logical_now_ns, &effects);
         let dirty_hashes: BTreeSet<Hash> = self
             .dirty
             .iter()
@@ -447,51 +433,4 @@ impl Stepper {
         self.dirty.clear();
         Ok(())
     }
-}
-
-/// Resolves the manifest's routing into per-schema routes.
-fn routes(plane: &ControlPlane) -> Result<BTreeMap<Name, Vec<Rc<Route>>>> {
-    let mut routes: BTreeMap<Name, Vec<Rc<Route>>> = BTreeMap::new();
-    for entry in &plane.manifest().routing.events {
-        let Some(Node::Module(module)) =
-            plane.def(DefKind::Module, &entry.reducer).map(|d| &d.node)
-        else {
-            return Err(KernelError::Corrupt(format!(
-                "routing names {}, which is not a module",
-                entry.reducer
-            )));
-        };
-        let Some(abi) = module.reducer() else {
-            return Err(KernelError::Corrupt(format!(
-                "routing names {}, which is not a reducer",
-                entry.reducer
-            )));
-        };
-        let wasm_hash = module.wasm_hash.ok_or_else(|| KernelError::Module {
-            module: entry.reducer.clone(),
-            reason: "has no wasm_hash: supply its binary with --module".into(),
-        })?;
-        let type_of = |name: &Name| {
-            plane.schema_type_of(name).cloned().ok_or_else(|| {
-                KernelError::Corrupt(format!("schema {name} is not in the control plane"))
-            })
-        };
-        let key_path = entry
-            .key_field
-            .as_ref()
-            .map(|field| field.split('.').map(str::to_owned).collect());
-        routes
-            .entry(entry.event.clone())
-            .or_default()
-            .push(Rc::new(Route {
-                event: entry.event.clone(),
-                reducer: entry.reducer.clone(),
-                wasm_hash,
-                key_path,
-                wants_context: abi.context.is_some(),
-                event_type: type_of(&abi.event)?,
-                state_type: type_of(&abi.state)?,
-            }));
-    }
-    Ok(routes)
 }

@@ -1,0 +1,373 @@
+//! The host loop: owns an open world, dispatches its admitted intents to the adapters (only once
+//! their batch is durable), and feeds the signed receipts back, one durable commit each.
+//!
+//! The world stays on the caller's thread (the kernel is synchronous); adapters run on a tokio
+//! runtime and report through a bounded set of in-flight intents and one channel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use worldline_air::Hash;
+use worldline_kernel::record::ReceiptBody;
+use worldline_kernel::world::DispatchIntent;
+use worldline_kernel::{EventInput, KernelError, World};
+
+use crate::clock::ingress_now;
+use crate::error::AdapterError;
+use crate::execute::{self, BLOB_ADAPTER, Draft, HTTP_ADAPTER, TIMER_ADAPTER};
+use crate::http::{HttpAdapter, HttpConfig};
+use crate::keys::AdapterSigner;
+
+/// Most intents executing at once; more wait in the world's dispatch queue.
+pub const IN_FLIGHT_MAX: usize = 4096;
+/// How long a shutdown waits for in-flight HTTP requests (timers are not waited for: they stay
+/// open in the journal and fire on the next start).
+pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
+/// How often the loop wakes to dispatch and check for shutdown when nothing arrives.
+const POLL_MS: u64 = 50;
+
+/// How the host runs.
+#[derive(Debug, Clone, Default)]
+pub struct HostOptions {
+    /// The HTTP adapter's settings (timeouts, size cap, origin map, proxy).
+    pub http: HttpConfig,
+}
+
+/// Something the host did, for the caller to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostNote {
+    /// An adapter's key was registered in the journal.
+    AdapterRegistered {
+        /// The adapter.
+        adapter_id: String,
+        /// The `adapter_key` record.
+        seq: u64,
+    },
+    /// An intent went to its adapter.
+    Dispatched {
+        /// The `effect_intent` record.
+        seq: u64,
+        /// Its kind.
+        kind: String,
+    },
+    /// A receipt was accepted and journaled.
+    Receipt {
+        /// The `receipt` record.
+        seq: u64,
+        /// The effect kind.
+        kind: String,
+        /// `ok`, `error`, `timeout`.
+        status: String,
+        /// Records it caused (the reducer step's outputs).
+        caused: usize,
+    },
+    /// The world refused a receipt (it changed nothing).
+    Refused {
+        /// The intent.
+        intent_hash: Hash,
+        /// Why.
+        reason: String,
+    },
+    /// No adapter on this host executes the intent's kind; it stays open.
+    Unsupported {
+        /// The `effect_intent` record.
+        seq: u64,
+        /// Its kind.
+        kind: String,
+    },
+}
+
+/// Why [`Host::run_until_quiescent`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quiescence {
+    /// No intent is waiting for a receipt.
+    Quiet,
+    /// The timeout passed; this many intents are still open.
+    TimedOut(usize),
+}
+
+enum Message {
+    Draft(Box<Draft>),
+    Shutdown,
+}
+
+/// A world with its adapters.
+pub struct Host {
+    world: World,
+    runtime: tokio::runtime::Runtime,
+    tx: Sender<Message>,
+    rx: Receiver<Message>,
+    signers: BTreeMap<&'static str, AdapterSigner>,
+    http: Arc<HttpAdapter>,
+    in_flight: BTreeSet<Hash>,
+    /// Intents taken from the world while the in-flight set was full.
+    backlog: Vec<DispatchIntent>,
+    notes: Vec<HostNote>,
+}
+
+impl Host {
+    /// Starts the adapters for `world`: loads (or creates) their keys, registers any new key in
+    /// the journal, and queues every intent still waiting for its receipt.
+    pub fn start(mut world: World, options: HostOptions) -> Result<Host, AdapterError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| AdapterError::Start(format!("tokio runtime: {e}")))?;
+        let http =
+            HttpAdapter::new(options.http).map_err(|e| AdapterError::Start(e.to_string()))?;
+        let mut signers = BTreeMap::new();
+        let mut notes = Vec::new();
+        for id in [TIMER_ADAPTER, BLOB_ADAPTER, HTTP_ADAPTER] {
+            let signer = AdapterSigner::load_or_create(world.dir(), id)?;
+            if let Some(seq) = world.register_adapter(id, signer.public_key(), ingress_now()?)? {
+                notes.push(HostNote::AdapterRegistered {
+                    adapter_id: id.to_owned(),
+                    seq,
+                });
+            }
+            signers.insert(id, signer);
+        }
+        let (tx, rx) = channel();
+        Ok(Host {
+            world,
+            runtime,
+            tx,
+            rx,
+            signers,
+            http: Arc::new(http),
+            in_flight: BTreeSet::new(),
+            backlog: Vec::new(),
+            notes,
+        })
+    }
+
+    /// The world.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// Stops the adapters and gives the world back.
+    pub fn into_world(self) -> World {
+        self.runtime
+            .shutdown_timeout(Duration::from_millis(SHUTDOWN_GRACE_MS));
+        self.world
+    }
+
+    /// What happened since the last call.
+    pub fn take_notes(&mut self) -> Vec<HostNote> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Appends external events (one durable commit) and dispatches what they admitted.
+    pub fn submit(&mut self, events: Vec<EventInput>) -> Result<Vec<Vec<u64>>, AdapterError> {
+        let mut inputs = Vec::with_capacity(events.len());
+        for event in events {
+            inputs.push((event, ingress_now()?));
+        }
+        let appended = self.world.submit(inputs, true)?;
+        self.dispatch();
+        Ok(appended)
+    }
+
+    /// Processes receipts until no intent is open, or `timeout` passes.
+    pub fn run_until_quiescent(&mut self, timeout: Duration) -> Result<Quiescence, AdapterError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.dispatch();
+            let open = self.world.open_intents().len();
+            if open == 0 {
+                return Ok(Quiescence::Quiet);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Quiescence::TimedOut(open));
+            }
+            self.receive(deadline - now)?;
+        }
+    }
+
+    /// Runs until SIGINT or SIGTERM (or `stop_after`, for tests), then waits up to
+    /// [`SHUTDOWN_GRACE_MS`] for in-flight work other than timers.
+    /// Each note goes to `observer` as it happens.
+    pub fn run(
+        &mut self,
+        stop_after: Option<Duration>,
+        observer: &mut dyn FnMut(&HostNote),
+    ) -> Result<(), AdapterError> {
+        self.listen_for_signals();
+        let deadline = stop_after.map(|d| Instant::now() + d);
+        loop {
+            self.dispatch();
+            for note in self.notes.drain(..) {
+                observer(&note);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            if self.receive(Duration::from_millis(POLL_MS))? {
+                break;
+            }
+        }
+        self.drain_after_shutdown()?;
+        for note in self.notes.drain(..) {
+            observer(&note);
+        }
+        Ok(())
+    }
+
+    fn drain_after_shutdown(&mut self) -> Result<(), AdapterError> {
+        let grace = Instant::now() + Duration::from_millis(SHUTDOWN_GRACE_MS);
+        while Instant::now() < grace && self.waiting_on_non_timers() {
+            self.receive(Duration::from_millis(POLL_MS))?;
+        }
+        Ok(())
+    }
+
+    fn waiting_on_non_timers(&self) -> bool {
+        self.world.open_intents().iter().any(|open| {
+            self.in_flight.contains(&open.intent.intent_hash) && open.intent.kind != "timer.set"
+        })
+    }
+
+    fn listen_for_signals(&self) {
+        let tx = self.tx.clone();
+        self.runtime.spawn(async move {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(_) => return,
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            let _ = tx.send(Message::Shutdown);
+        });
+    }
+
+    /// Waits up to `wait` for one message and handles it (and any others already queued).
+    /// Returns true on shutdown.
+    fn receive(&mut self, wait: Duration) -> Result<bool, AdapterError> {
+        let first = match self.rx.recv_timeout(wait) {
+            Ok(message) => message,
+            Err(RecvTimeoutError::Timeout) => return Ok(false),
+            Err(RecvTimeoutError::Disconnected) => return Ok(true),
+        };
+        let mut shutdown = false;
+        for message in std::iter::once(first).chain(self.rx.try_iter().collect::<Vec<_>>()) {
+            match message {
+                Message::Shutdown => shutdown = true,
+                Message::Draft(draft) => self.accept(*draft)?,
+            }
+        }
+        Ok(shutdown)
+    }
+
+    /// Normalizes, signs and submits one receipt.
+    fn accept(&mut self, draft: Draft) -> Result<(), AdapterError> {
+        self.in_flight.remove(&draft.intent_hash);
+        let Some(open) = self
+            .world
+            .open_intents()
+            .into_iter()
+            .find(|open| open.intent.intent_hash == draft.intent_hash)
+        else {
+            return Ok(());
+        };
+        let kind = open.intent.kind.clone();
+        let payload = execute::canonical_payload(self.world.plane(), &kind, &draft.payload)
+            .unwrap_or_else(|| draft.payload.to_cbor_body());
+        let mut receipt = ReceiptBody {
+            intent_hash: draft.intent_hash,
+            adapter_id: draft.adapter_id.to_owned(),
+            status: draft.status.to_owned(),
+            payload,
+            cost_cents: None,
+            started_ns: draft.started_ns,
+            finished_ns: draft.finished_ns,
+            signature: Vec::new(),
+        };
+        if let Some(signer) = self.signers.get(draft.adapter_id) {
+            signer.sign(&mut receipt);
+        }
+        match self
+            .world
+            .submit_receipt(receipt, draft.objects, ingress_now()?)
+        {
+            Ok(seqs) => {
+                self.notes.push(HostNote::Receipt {
+                    seq: seqs.first().copied().unwrap_or_default(),
+                    kind,
+                    status: draft.status.to_owned(),
+                    caused: seqs.len().saturating_sub(1),
+                });
+                self.dispatch();
+                Ok(())
+            }
+            Err(KernelError::ReceiptRefused(refusal)) => {
+                self.notes.push(HostNote::Refused {
+                    intent_hash: draft.intent_hash,
+                    reason: refusal.to_string(),
+                });
+                Ok(())
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Sends every ready intent to its adapter, up to [`IN_FLIGHT_MAX`] at once.
+    pub fn dispatch(&mut self) {
+        self.backlog.extend(self.world.take_dispatch());
+        let backlog = std::mem::take(&mut self.backlog);
+        for intent in backlog {
+            if self.in_flight.len() >= IN_FLIGHT_MAX {
+                self.backlog.push(intent);
+                continue;
+            }
+            self.dispatch_one(intent);
+        }
+    }
+
+    fn dispatch_one(&mut self, dispatch: DispatchIntent) {
+        let open = dispatch.open;
+        let seq = open.seq;
+        let kind = open.intent.kind.clone();
+        let Some(params) = execute::params_of(self.world.plane(), &open) else {
+            self.notes.push(HostNote::Unsupported { seq, kind });
+            return;
+        };
+        let tx = self.tx.clone();
+        let send = move |draft: Draft| {
+            let _ = tx.send(Message::Draft(Box::new(draft)));
+        };
+        let hash = open.intent.intent_hash;
+        match kind.as_str() {
+            "timer.set" => {
+                self.runtime
+                    .spawn(async move { send(execute::timer(open, params).await) });
+            }
+            "blob.put" => send(execute::blob_put(&open, &params)),
+            "blob.get" => send(execute::blob_get(&self.world, &open, &params)),
+            "http.request" => {
+                match execute::http_job(&self.world, open, &params, dispatch.grant_params.as_ref())
+                {
+                    Ok(job) => {
+                        let http = Arc::clone(&self.http);
+                        self.runtime
+                            .spawn(async move { send(execute::http(http, job).await) });
+                    }
+                    Err(draft) => send(draft),
+                }
+            }
+            _ => {
+                self.notes.push(HostNote::Unsupported { seq, kind });
+                return;
+            }
+        }
+        self.in_flight.insert(hash);
+        self.notes.push(HostNote::Dispatched { seq, kind });
+    }
+}

@@ -1,0 +1,96 @@
+//! Commands that run a world's adapters: `world send` (to quiescence) and `world run`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use worldline_adapters::{AdapterError, Host, HostNote, HostOptions, Quiescence};
+use worldline_kernel::World;
+
+use crate::failure::Failure;
+use crate::world_cmd::kernel;
+
+/// Reads `--http-map ORIGIN=URL` options into the HTTP adapter's settings.
+pub fn host_options(http_map: &[String]) -> Result<HostOptions, Failure> {
+    let mut origin_map = BTreeMap::new();
+    for spec in http_map {
+        let (origin, target) = spec
+            .split_once('=')
+            .ok_or_else(|| Failure::message(format!("--http-map {spec}: expected ORIGIN=URL")))?;
+        origin_map.insert(
+            origin.trim_end_matches('/').to_owned(),
+            target.trim_end_matches('/').to_owned(),
+        );
+    }
+    let mut options = HostOptions::default();
+    options.http.origin_map = origin_map;
+    Ok(options)
+}
+
+/// Adapter failures as one-line messages, naming the world.
+pub fn adapter(dir: &Path) -> impl Fn(AdapterError) -> Failure + '_ {
+    move |error| match error {
+        AdapterError::Kernel(error) => kernel(dir)(error),
+        other => Failure::message(format!("{}: {other}", dir.display())),
+    }
+}
+
+/// Runs a world's open effects until none is left or `timeout` passes; returns the world.
+pub fn settle(
+    world: World,
+    options: HostOptions,
+    timeout: Duration,
+) -> Result<(World, Quiescence), Failure> {
+    let dir = world.dir().to_path_buf();
+    let mut host = Host::start(world, options).map_err(adapter(&dir))?;
+    host.dispatch();
+    let quiescence = host.run_until_quiescent(timeout).map_err(adapter(&dir))?;
+    Ok((host.into_world(), quiescence))
+}
+
+/// `world run`: adapters and timers until SIGINT/SIGTERM.
+pub fn run(dir: &Path, http_map: &[String], stop_after_ms: Option<u64>) -> Result<(), Failure> {
+    let world = World::open(dir).map_err(kernel(dir))?;
+    let options = host_options(http_map)?;
+    let mut host = Host::start(world, options).map_err(adapter(dir))?;
+    let open = host.world().open_intents().len();
+    println!(
+        "running {} (did {}, head seq {}, {open} open intents); Ctrl-C to stop",
+        dir.display(),
+        host.world().did(),
+        host.world().head().seq
+    );
+    let mut show = |note: &HostNote| println!("{}", note_line(note));
+    host.run(stop_after_ms.map(Duration::from_millis), &mut show)
+        .map_err(adapter(dir))?;
+    let world = host.into_world();
+    println!(
+        "stopped: head seq {}, {} intents still open",
+        world.head().seq,
+        world.open_intents().len()
+    );
+    Ok(())
+}
+
+/// One line per host event.
+pub fn note_line(note: &HostNote) -> String {
+    match note {
+        HostNote::AdapterRegistered { adapter_id, seq } => {
+            format!("{seq:>6} adapter_key {adapter_id}")
+        }
+        HostNote::Dispatched { seq, kind } => format!("{seq:>6} dispatched {kind}"),
+        HostNote::Receipt {
+            seq,
+            kind,
+            status,
+            caused,
+        } => format!("{seq:>6} receipt {kind} {status} ({caused} records caused)"),
+        HostNote::Refused {
+            intent_hash,
+            reason,
+        } => format!("       refused a receipt for {intent_hash}: {reason}"),
+        HostNote::Unsupported { seq, kind } => {
+            format!("{seq:>6} no adapter for {kind}: the intent stays open")
+        }
+    }
+}
