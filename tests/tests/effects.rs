@@ -561,3 +561,58 @@ fn forged_receipts_are_refused_and_change_nothing() {
     drop(world);
     assert_replays(&dir);
 }
+
+/// No pure enforcer runs in this test: every cap here has a native enforcer.
+struct NoPureModules;
+
+impl worldline_kernel::effects::EnforcerRunner for NoPureModules {
+    fn run_enforcer(&self, module: &Name, _input: &[u8]) -> Result<Vec<u8>, String> {
+        Err(format!("{module}: no pure modules in this test"))
+    }
+}
+
+#[test]
+fn denial_host_not_allowed_for_a_plan_through_the_native_http_enforcer() {
+    use worldline_air::load::load_sources;
+    use worldline_air::plane::BuildOptions;
+    use worldline_kernel::effects::{AdmissionContext, CapRef, EffectsState, IntentRequest, admit};
+    use worldline_kernel::record::{Origin, OriginKind};
+
+    let Some(agentos) = worldline_tests::conformance::agentos_dir("denial_host_not_allowed") else {
+        return;
+    };
+    let air = air_sources(&agentos.join("examples/03-fetch-notify/air"));
+    let plane = load_sources(&air, &BuildOptions::default()).unwrap();
+    let effects = EffectsState::default();
+    let ctx = AdmissionContext {
+        plane: &plane,
+        logical_now_ns: 1,
+        effects: &effects,
+        enforcers: &NoPureModules,
+    };
+    let decide = |url: &str| {
+        let params = cbor(json!({"method": "GET", "url": url, "headers": {}, "body_ref": null}));
+        let request = IntentRequest {
+            kind: "http.request",
+            params: &params,
+            cap: CapRef::Grant("cap_http_fetch"),
+            idempotency_key: None,
+            origin: Origin {
+                kind: OriginKind::Plan,
+                name: Name::parse("demo/fetch_plan@1").unwrap(),
+                key: None,
+            },
+        };
+        let admission = admit(&ctx, &request);
+        let last = admission.decisions.last().unwrap().clone();
+        (admission.allowed(), last.code)
+    };
+    assert_eq!(
+        decide("https://example.com/data"),
+        (true, "allowed".to_owned())
+    );
+    assert_eq!(
+        decide("https://evil.example/data"),
+        (false, "host_not_allowed".to_owned())
+    );
+}
