@@ -1,0 +1,153 @@
+//! Creating a world: validate the AIR and modules, write the key and the genesis record.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use worldline_air::load::{SourceFile, load_sources};
+use worldline_air::plane::BuildOptions;
+use worldline_air::{ControlPlane, Hash, Name};
+
+use super::sink::{LiveSink, Sink};
+use super::stepper::Stepper;
+use super::{CreateOptions, META_MANIFEST, World, load, world_files};
+use crate::error::{KernelError, Result};
+use crate::host::ReducerHost;
+use crate::identity::WorldKey;
+use crate::record::{GenesisBody, Record, RecordBody, Stamp};
+use crate::store::{Head, RedbStore, Store, WorldLock};
+
+fn write_key_file(path: &Path, key: &WorldKey) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| KernelError::io(path, e))?;
+    let hex = worldline_air::cbor::to_hex(&key.seed());
+    file.write_all(format!("ed25519-seed:{hex}\n").as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| KernelError::io(path, e))
+}
+
+impl World {
+    /// Creates a world in `dir` from its AIR and module binaries, and writes genesis.
+    ///
+    /// Nothing is left behind if creation fails.
+    pub fn create(
+        dir: &Path,
+        air: &[SourceFile],
+        binaries: BTreeMap<Name, Vec<u8>>,
+        options: CreateOptions,
+    ) -> Result<World> {
+        let (db_path, key_path, lock_path, world_dir) = world_files(dir);
+        if world_dir.exists() {
+            return Err(KernelError::NotAWorld {
+                path: dir.display().to_string(),
+                reason: "is already a world (it has a .world folder)".into(),
+            });
+        }
+        let module_hashes: BTreeMap<Name, Hash> = binaries
+            .iter()
+            .map(|(name, wasm)| (name.clone(), Hash::of(wasm)))
+            .collect();
+        let plane = load_sources(
+            air,
+            &BuildOptions {
+                require_hashes: false,
+                module_hashes,
+            },
+        )?;
+        // Validate modules before touching the disk: a bad binary must leave nothing behind.
+        let pending: BTreeMap<Hash, Vec<u8>> = binaries
+            .into_values()
+            .map(|wasm| (Hash::of(&wasm), wasm))
+            .collect();
+        let mut host = ReducerHost::new(&options.config)?;
+        for (name, hash, entry) in load::wasm_modules(&plane)? {
+            let wasm = pending
+                .get(&hash)
+                .ok_or_else(|| KernelError::MissingModule {
+                    module: name.clone(),
+                    hash,
+                })?;
+            host.compile(&name, hash, wasm, entry)?;
+        }
+        std::fs::create_dir_all(&world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
+        let created = World::write_genesis(
+            dir, &db_path, &key_path, &lock_path, plane, pending, &options,
+        );
+        if created.is_err() {
+            let _ = std::fs::remove_dir_all(&world_dir);
+        }
+        created
+    }
+
+    fn write_genesis(
+        dir: &Path,
+        db_path: &Path,
+        key_path: &Path,
+        lock_path: &Path,
+        plane: ControlPlane,
+        pending: BTreeMap<Hash, Vec<u8>>,
+        options: &CreateOptions,
+    ) -> Result<World> {
+        let lock = WorldLock::acquire(lock_path)?;
+        let mut store = RedbStore::open(db_path)?;
+        let key = WorldKey::from_seed(options.seed);
+        write_key_file(key_path, &key)?;
+        let mut host = ReducerHost::new(&options.config)?;
+        let mut batch = load::load_modules(&mut host, &plane, &store, &pending)?;
+        let manifest_hash = plane.manifest_hash();
+        let mut stepper = Stepper::new(plane, host, options.config)?;
+        let mut sink = LiveSink::new(0, Hash::ZERO);
+        load::store_plane(stepper.plane(), &mut sink)?;
+        for (hash, wasm) in pending {
+            sink.put_object(hash, wasm);
+        }
+        let stamp = Stamp {
+            now_ns: options.ingress.now_ns,
+            logical_now_ns: options.ingress.now_ns,
+            entropy: options.ingress.entropy,
+            manifest_hash,
+        };
+        let genesis = GenesisBody {
+            did: key.did(),
+            manifest_hash,
+            config: options.config,
+            parent: None,
+        };
+        stepper.process(
+            Record {
+                seq: 0,
+                causes: vec![],
+                stamp: Some(stamp),
+                body: RecordBody::Genesis(genesis),
+            },
+            &mut sink,
+        )?;
+        let head_hash = sink.prev_hash();
+        batch.records.append(&mut sink.batch.records);
+        batch.cas.append(&mut sink.batch.cas);
+        batch.index.append(&mut sink.batch.index);
+        batch.meta.append(&mut sink.batch.meta);
+        batch
+            .meta
+            .push((META_MANIFEST.to_owned(), manifest_hash.as_bytes().to_vec()));
+        store.commit(batch, true)?;
+        Ok(World {
+            dir: dir.to_path_buf(),
+            store,
+            _lock: lock,
+            stepper,
+            did: key.did(),
+            head: Head {
+                seq: 0,
+                hash: head_hash,
+            },
+            dispatch_pending: Vec::new(),
+            dispatch_ready: Vec::new(),
+        })
+    }
+}
