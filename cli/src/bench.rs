@@ -2,13 +2,16 @@
 //!
 //! Events are normalized once up front (the JSON lens is measured by `cargo bench -p
 //! worldline-air`), so the figures are the kernel's own: stamping, record encoding and hashing,
-//! the wasm step in a fresh instance, checking the output, and the redb commit.
+//! the wasm step in a fresh instance, checking the output, and the redb commit. `--module`
+//! runs the workload with another binary of its reducer (one written in C, AssemblyScript or
+//! WAT, say), so reducers can be compared in the same kernel.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::ValueEnum;
 use serde_json::json;
+use worldline_air::{Hash, Name};
 use worldline_kernel::config::WorldConfig;
 use worldline_kernel::world::replay;
 use worldline_kernel::{EventInput, Ingress, World};
@@ -30,13 +33,24 @@ pub enum Workload {
     Counter,
     /// A keyed reducer: 10,000 account cells.
     Cells,
+    /// Timers due at the same instant, through the real host and timer adapter
+    /// (`--events` timers; `bench_timers.rs`).
+    Timers,
 }
 
 impl Workload {
     fn world(self) -> &'static str {
         match self {
             Workload::Counter => "counter",
-            Workload::Cells => "cells",
+            Workload::Cells | Workload::Timers => "cells",
+        }
+    }
+
+    /// The reducer the workload drives (the one `--module` replaces).
+    fn reducer(self) -> &'static str {
+        match self {
+            Workload::Counter => "demo/CounterSM@1",
+            Workload::Cells | Workload::Timers => "demo/Ledger@1",
         }
     }
 }
@@ -80,7 +94,7 @@ fn events(
             }
             Ok(out)
         }
-        Workload::Cells => (offset..offset + count)
+        Workload::Cells | Workload::Timers => (offset..offset + count)
             .map(|i| make("demo/LedgerEvent@1", json!({"Deposit": {"account": format!("acct-{}", i % CELLS_ACCOUNTS), "amount": 1}})))
             .collect(),
     }
@@ -132,18 +146,41 @@ fn rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// Runs the benchmark and prints the figures; the world is kept in `keep` when given.
+/// The hash and size of the workload's reducer binary, as the world stored it.
+fn module_binary(world: &World, workload: Workload) -> Result<(Hash, usize), Failure> {
+    let name = Name::parse(workload.reducer()).map_err(|e| Failure::message(e.to_string()))?;
+    let hash = world
+        .plane()
+        .module(&name)
+        .and_then(|m| m.wasm_hash)
+        .ok_or_else(|| Failure::message(format!("{name} has no binary")))?;
+    let bytes = world
+        .store()
+        .cas_get(&hash)
+        .map_err(kernel(world.dir()))?
+        .ok_or_else(|| Failure::message(format!("{name}: binary {hash} is not stored")))?;
+    Ok((hash, bytes.len()))
+}
+
+/// Runs the benchmark and prints the figures; the world is kept in `keep` when given. `module`
+/// replaces the workload's reducer binary (else it is built from `modules/`).
 pub fn run(
     workload: Workload,
     count: u64,
     keep: Option<&Path>,
+    module: Option<&Path>,
     as_json: bool,
 ) -> Result<(), Failure> {
     let air = world_dir(workload.world())?.join("air");
     let scratch =
         tempfile::tempdir().map_err(|e| Failure::message(format!("temporary directory: {e}")))?;
     let dir = keep.map_or_else(|| scratch.path().join("world"), Path::to_path_buf);
-    let mut world = create_world(&dir, &air, &[], WorldConfig::default())?;
+    let module_specs: Vec<String> = module
+        .map(|file| format!("{}={}", workload.reducer(), file.display()))
+        .into_iter()
+        .collect();
+    let mut world = create_world(&dir, &air, &module_specs, WorldConfig::default())?;
+    let (module_hash, module_bytes) = module_binary(&world, workload)?;
 
     let started = Instant::now();
     let mut sent = 0u64;
@@ -198,6 +235,8 @@ pub fn run(
             "{}",
             json!({
                 "workload": workload.world(), "events": count, "records": records,
+                "module": workload.reducer(), "module_hash": module_hash.to_string(), "module_bytes": module_bytes,
+                "ingest_batched_us_per_event": 1e6 / batched_rate, "replay_us_per_event": 1e6 / replay_rate,
                 "ingest_batched_events_per_s": batched_rate, "batch_events": BATCH_EVENTS,
                 "ingest_single_commit_events_per_s": single_rate, "single_commit_events": singles,
                 "replay_events_per_s": replay_rate, "replay_inputs": report.inputs,
@@ -210,12 +249,20 @@ pub fn run(
             workload.world()
         );
         println!(
-            "  ingest, {BATCH_EVENTS} events per durable commit   {batched_rate:>12.0} events/s"
+            "  module {} {module_hash} ({module_bytes} bytes)",
+            workload.reducer()
+        );
+        println!(
+            "  ingest, {BATCH_EVENTS} events per durable commit   {batched_rate:>12.0} events/s ({:.2} µs/event)",
+            1e6 / batched_rate
         );
         println!(
             "  ingest, one durable commit per event   {single_rate:>12.0} events/s ({singles} events)"
         );
-        println!("  replay from genesis (incl. open)       {replay_rate:>12.0} events/s");
+        println!(
+            "  replay from genesis (incl. open)       {replay_rate:>12.0} events/s ({:.2} µs/event)",
+            1e6 / replay_rate
+        );
         println!("  open (snapshot + tail)                 {open_ms:>12.1} ms");
         if let Some(ingest) = rss_after_ingest {
             println!("  resident memory after ingest           {ingest:>9} KiB");

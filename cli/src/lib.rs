@@ -8,6 +8,7 @@
 
 mod air_cmd;
 mod bench;
+mod bench_timers;
 mod demo;
 mod failure;
 mod files;

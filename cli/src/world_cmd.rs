@@ -198,6 +198,12 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
         WorldCommand::Replay { dir, json } => replay_cmd(&dir, json),
         WorldCommand::Demo { dir } => crate::demo::run(dir.as_deref()),
         WorldCommand::Bench {
+            workload: crate::bench::Workload::Timers,
+            events,
+            json,
+            ..
+        } => crate::bench_timers::run(events, json),
+        WorldCommand::Bench {
             workload,
             events,
             dir,
