@@ -164,13 +164,13 @@ pub struct HttpJob {
 }
 
 /// Reads an `http.request` intent into a job; `Err` is an error draft (bad params or a missing
-/// request body).
+/// request body), boxed because a draft is much larger than a job.
 pub fn http_job(
     world: &World,
     open: OpenIntent,
     params: &Value,
     grant_params: Option<&Value>,
-) -> Result<HttpJob, Draft> {
+) -> Result<HttpJob, Box<Draft>> {
     let text = |field: &str| match params.field(field) {
         Some(Value::Text(text)) => text.clone(),
         _ => String::new(),
@@ -187,12 +187,12 @@ pub fn http_job(
         None => None,
         Some(reference) => match world.object(&reference).ok().flatten() {
             Some(bytes) => Some(bytes),
-            None => return Err(http_error(&open, now_ns())),
+            None => return Err(Box::new(http_error(&open, now_ns()))),
         },
     };
     let empty = Value::Record(BTreeMap::new());
     let grant = HttpOutGrant::from_value(grant_params.unwrap_or(&empty))
-        .map_err(|_| http_error(&open, now_ns()))?;
+        .map_err(|_| Box::new(http_error(&open, now_ns())))?;
     Ok(HttpJob {
         request: HttpRequest {
             method: text("method"),

@@ -359,7 +359,7 @@ impl Host {
                         self.runtime
                             .spawn(async move { send(execute::http(http, job).await) });
                     }
-                    Err(draft) => send(draft),
+                    Err(draft) => send(*draft),
                 }
             }
             _ => {

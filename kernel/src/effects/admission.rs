@@ -383,10 +383,10 @@ fn check_origin(plane: &ControlPlane, effect: &DefEffect, origin: &Origin) -> Re
         OriginKind::Reducer => plane
             .module(&origin.name)
             .and_then(|m| m.reducer())
-            .is_some_and(|abi| abi.effects_emitted.iter().any(|k| *k == effect.kind)),
+            .is_some_and(|abi| abi.effects_emitted.contains(&effect.kind)),
         OriginKind::Plan => plane
             .plan(&origin.name)
-            .is_some_and(|p| p.allowed_effects.iter().any(|k| *k == effect.kind)),
+            .is_some_and(|p| p.allowed_effects.contains(&effect.kind)),
     };
     if !listed {
         let list = match origin.kind {

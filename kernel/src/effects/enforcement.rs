@@ -41,7 +41,7 @@ pub(super) fn enforce(
         _ => None,
     };
     if let Some(verdict) = native {
-        return verdict.map_err(|d| deny(&d.code, d.message));
+        return verdict.map_err(|d| deny(d.code, d.message));
     }
     if module.is_sys() {
         return Err(deny(
