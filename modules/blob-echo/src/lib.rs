@@ -8,7 +8,9 @@
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use worldline_sdk::{BlobGetResult, BlobPutResult, Bytes, Effect, Output, ReduceError, Reducer, Step};
+use worldline_sdk::{
+    BlobGetResult, BlobPutResult, Bytes, Effect, Output, ReduceError, Reducer, Step,
+};
 
 /// `demo/BlobEchoPc@1`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
