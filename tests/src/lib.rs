@@ -3,3 +3,5 @@
 
 pub mod conformance;
 pub mod sources;
+
+pub use conformance::skip;
