@@ -58,8 +58,8 @@ export function fail(message: string): void {
   hostFail(changetype<usize>(bytes), bytes.byteLength);
 }
 
-/** The `abort` of AssemblyScript's runtime (`--use abort=…`): a failed assertion or an
- *  allocation failure fails the step with its message instead of importing `env.abort`. */
+/** The `abort` of AssemblyScript's runtime (`--use abort=…`): a failed `assert` or a `throw`
+ *  fails the step with its message and position, instead of importing `env.abort`. */
 export function abort(
   message: string | null,
   file: string | null,
