@@ -13,8 +13,10 @@ use clap::ValueEnum;
 use serde_json::json;
 use worldline_air::{Hash, Name};
 use worldline_kernel::config::WorldConfig;
+use worldline_kernel::host::ReducerHost;
+use worldline_kernel::host::envelope::ReducerInput;
 use worldline_kernel::world::replay;
-use worldline_kernel::{EventInput, Ingress, World};
+use worldline_kernel::{EventInput, Ingress, KernelError, World};
 
 use crate::failure::Failure;
 use crate::world_cmd::{create_world, kernel};
@@ -23,6 +25,8 @@ use crate::world_cmd::{create_world, kernel};
 const BATCH_EVENTS: usize = 1000;
 /// Most events sent with one durable commit each (fsync per event is slow by nature).
 const SINGLE_COMMIT_EVENTS_MAX: u64 = 5000;
+/// Steps timed by themselves (`step_alone_us`): enough for a stable mean, quick to run.
+const STEP_ALONE_RUNS: u32 = 20_000;
 /// Accounts of the cells workload.
 const CELLS_ACCOUNTS: u64 = 10_000;
 
@@ -146,8 +150,8 @@ fn rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-/// The hash and size of the workload's reducer binary, as the world stored it.
-fn module_binary(world: &World, workload: Workload) -> Result<(Hash, usize), Failure> {
+/// The workload's reducer binary, as the world stored it, and its hash.
+fn module_binary(world: &World, workload: Workload) -> Result<(Hash, Vec<u8>), Failure> {
     let name = Name::parse(workload.reducer()).map_err(|e| Failure::message(e.to_string()))?;
     let hash = world
         .plane()
@@ -159,7 +163,50 @@ fn module_binary(world: &World, workload: Workload) -> Result<(Hash, usize), Fai
         .cas_get(&hash)
         .map_err(kernel(world.dir()))?
         .ok_or_else(|| Failure::message(format!("{name}: binary {hash} is not stored")))?;
-    Ok((hash, bytes.len()))
+    Ok((hash, bytes))
+}
+
+/// The mean time of one reducer step by itself, in µs: what the kernel does with the module for
+/// every event (a fresh instance, the input written, `step` called, the output read), without
+/// stamping, checking, journaling or committing; so reducers can be compared apart from the rest
+/// of the kernel. The input is the workload's next event on the world's current state.
+fn step_alone_us(
+    world: &World,
+    workload: Workload,
+    wasm_hash: Hash,
+    wasm: &[u8],
+) -> Result<f64, Failure> {
+    let fails = |e: KernelError| Failure::message(format!("timing a step: {e}"));
+    let name = Name::parse(workload.reducer()).map_err(|e| Failure::message(e.to_string()))?;
+    let event = events(world, workload, 1, 1)?.remove(0); // a Tick, a deposit to acct-1
+    let key = match workload {
+        Workload::Counter => Vec::new(),
+        Workload::Cells | Workload::Timers => world
+            .cell_key_from_json(&name, &json!("acct-1"))
+            .map_err(fails)?,
+    };
+    let state = world.states().get(&name, &key).cloned();
+    let input = ReducerInput {
+        schema: event.schema.as_str(),
+        value: &event.value,
+        key: (!key.is_empty()).then_some(&key[..]),
+        state: state.as_deref(),
+        ctx: None,
+    }
+    .encode();
+    let mut host = ReducerHost::new(&WorldConfig::default()).map_err(fails)?;
+    host.compile(&name, wasm_hash, wasm, "step")
+        .map_err(fails)?;
+    let step = || {
+        host.step(&wasm_hash, &input)
+            .map_err(|e| Failure::message(format!("timing a step of {name}: {e}")))
+    };
+    step()?; // warm up, and make sure it is a step that succeeds
+    let started = Instant::now();
+    for _ in 0..STEP_ALONE_RUNS {
+        step()?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(STEP_ALONE_RUNS))
 }
 
 /// Runs the benchmark and prints the figures; the world is kept in `keep` when given. `module`
@@ -180,7 +227,8 @@ pub fn run(
         .into_iter()
         .collect();
     let mut world = create_world(&dir, &air, &module_specs, WorldConfig::default())?;
-    let (module_hash, module_bytes) = module_binary(&world, workload)?;
+    let (module_hash, module_wasm) = module_binary(&world, workload)?;
+    let module_bytes = module_wasm.len();
 
     let started = Instant::now();
     let mut sent = 0u64;
@@ -215,6 +263,7 @@ pub fn run(
     let single_s = started.elapsed().as_secs_f64();
     let records = world.head().seq + 1;
     let rss_after_ingest = rss_kib();
+    let step_us = step_alone_us(&world, workload, module_hash, &module_wasm)?;
     drop(world);
 
     let started = Instant::now();
@@ -236,7 +285,7 @@ pub fn run(
             json!({
                 "workload": workload.world(), "events": count, "records": records,
                 "module": workload.reducer(), "module_hash": module_hash.to_string(), "module_bytes": module_bytes,
-                "ingest_batched_us_per_event": 1e6 / batched_rate, "replay_us_per_event": 1e6 / replay_rate,
+                "step_alone_us": step_us, "ingest_batched_us_per_event": 1e6 / batched_rate, "replay_us_per_event": 1e6 / replay_rate,
                 "ingest_batched_events_per_s": batched_rate, "batch_events": BATCH_EVENTS,
                 "ingest_single_commit_events_per_s": single_rate, "single_commit_events": singles,
                 "replay_events_per_s": replay_rate, "replay_inputs": report.inputs,
@@ -252,6 +301,7 @@ pub fn run(
             "  module {} {module_hash} ({module_bytes} bytes)",
             workload.reducer()
         );
+        println!("  reducer step alone (fresh instance)    {step_us:>12.2} µs");
         println!(
             "  ingest, {BATCH_EVENTS} events per durable commit   {batched_rate:>12.0} events/s ({:.2} µs/event)",
             1e6 / batched_rate
