@@ -232,6 +232,16 @@ fn every_language_gives_the_same_states_and_journal() {
         Some(&counter_state("Counting", &max_minus_one)[..])
     );
     assert!(runs[0].failures.is_empty());
+    // The snapshots along the way are in the journal, so it covered the states too.
+    let snapshots = runs[0]
+        .journal
+        .iter()
+        .filter(|bytes| {
+            let record = Record::decode(bytes).unwrap();
+            matches!(record.body, RecordBody::SnapshotPointer { .. })
+        })
+        .count();
+    assert!(snapshots >= events.len() / 4, "{snapshots} snapshots");
     // The binaries (hence the manifests) differ; nothing else did.
     let manifests: std::collections::BTreeSet<Hash> =
         built.iter().map(|r| manifest_with(&air, &r.wasm)).collect();
