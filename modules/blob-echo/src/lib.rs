@@ -7,9 +7,8 @@
 //! was, so the state shows where it stopped.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use worldline_sdk::{
-    BlobGetResult, BlobPutResult, Bytes, Effect, Output, ReduceError, Reducer, Step,
+    BlobGetResult, BlobPutResult, Bytes, Effect, Output, ReduceError, Reducer, Step, blob_ref,
 };
 
 /// `demo/BlobEchoPc@1`.
@@ -59,17 +58,6 @@ pub enum BlobEchoEvent {
     PutResult(BlobPutResult),
     /// The get's receipt.
     GetResult(BlobGetResult),
-}
-
-/// `sha256:<hex>` of `bytes`.
-pub fn blob_ref(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut text = String::with_capacity(71);
-    text.push_str("sha256:");
-    for byte in digest {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
 }
 
 /// The reducer.

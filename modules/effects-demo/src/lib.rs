@@ -6,8 +6,9 @@
 //! no timer ever fires). The state counts both.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use worldline_sdk::{BlobPutResult, Effect, Output, ReduceError, Reducer, Step, TimerFired};
+use worldline_sdk::{
+    BlobPutResult, Effect, Output, ReduceError, Reducer, Step, TimerFired, blob_ref,
+};
 
 /// `demo/NotesState@1`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,14 +47,6 @@ pub enum NotesEvent {
     Saved(BlobPutResult),
     /// A reminder fired.
     Reminded(TimerFired),
-}
-
-fn blob_ref(bytes: &[u8]) -> String {
-    let mut text = String::from("sha256:");
-    for byte in Sha256::digest(bytes) {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
 }
 
 /// The reducer.

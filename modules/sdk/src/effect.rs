@@ -1,6 +1,7 @@
 //! Micro-effects: the effect intents a reducer may emit (AIR v1: at most one per step).
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::envelope::EffectEntry;
 use crate::{Bytes, ReduceError, to_cbor};
@@ -124,5 +125,28 @@ impl Effect {
             cap_slot: self.cap_slot.clone(),
             idempotency_key: self.idempotency_key.map(|k| k.to_vec()),
         })
+    }
+}
+
+/// The reference of a blob: `sha256:<hex>` of its bytes (what `blob.put` expects as `blob_ref`).
+pub fn blob_ref(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(71);
+    text.push_str("sha256:");
+    for byte in Sha256::digest(bytes) {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn blob_ref_is_the_sha256_text_form() {
+        assert_eq!(
+            super::blob_ref(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 }

@@ -70,7 +70,7 @@ use serde::de::DeserializeOwned;
 
 pub use codec::{Bytes, from_cbor, to_cbor};
 pub use context::Context;
-pub use effect::{BlobGetParams, BlobPutParams, Effect, TimerSetParams};
+pub use effect::{BlobGetParams, BlobPutParams, Effect, TimerSetParams, blob_ref};
 pub use host::log;
 pub use output::{Output, ReduceError};
 pub use receipt::{
