@@ -40,7 +40,14 @@ fn package(name: &str) -> Vec<u8> {
 }
 
 fn create(dir: &Path, air: Vec<SourceFile>, module: &str, wasm: Vec<u8>) -> World {
-    let binaries = BTreeMap::from([(Name::parse(module).unwrap(), wasm)]);
+    create_with(
+        dir,
+        air,
+        BTreeMap::from([(Name::parse(module).unwrap(), wasm)]),
+    )
+}
+
+fn create_with(dir: &Path, air: Vec<SourceFile>, binaries: BTreeMap<Name, Vec<u8>>) -> World {
     let options = CreateOptions {
         config: WorldConfig::default(),
         seed: [9; 32],
@@ -430,12 +437,7 @@ fn guarded_world(dir: &Path, verdict: &Json) -> World {
         (Name::parse("test/Emitter@1").unwrap(), emitter_wasm()),
         (Name::parse("test/Guard@1").unwrap(), enforcer),
     ]);
-    let options = CreateOptions {
-        config: WorldConfig::default(),
-        seed: [9; 32],
-        ingress: ingress(),
-    };
-    World::create(dir, &sources, binaries, options).unwrap()
+    create_with(dir, sources, binaries)
 }
 
 #[test]
