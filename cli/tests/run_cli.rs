@@ -146,3 +146,55 @@ fn a_timer_due_while_no_host_ran_fires_on_restart_with_its_real_late_time() {
     assert_eq!(timer_state(&dir)["fired_key"], serde_json::json!("late"));
     replays(&dir);
 }
+
+#[test]
+fn bad_input_to_run_and_send_is_one_line_and_changes_nothing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let not_a_world = scratch.path().join("empty");
+    std::fs::create_dir(&not_a_world).unwrap();
+    let (code, _, stderr) = world(&[
+        "run",
+        not_a_world.to_str().unwrap(),
+        "--stop-after-ms",
+        "10",
+    ]);
+    assert_ne!(code, 0);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("empty") && stderr.contains("is not a world"),
+        "{stderr}"
+    );
+
+    let dir = scratch.path().join("timer");
+    let dir_text = dir.to_str().unwrap();
+    world_with_pending_timer(&dir, Duration::from_secs(3600), "later");
+    let head = World::open(&dir).unwrap().head();
+
+    let tick = r#"{"Start": {"deliver_at_ns": 0}}"#;
+    let (code, _, stderr) = world(&[
+        "send",
+        dir_text,
+        "demo/TimerEvent@1",
+        tick,
+        "--http-map",
+        "bogus",
+    ]);
+    assert_ne!(code, 0);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--http-map bogus"), "{stderr}");
+    assert_eq!(
+        World::open(&dir).unwrap().head(),
+        head,
+        "nothing was appended"
+    );
+
+    // A damaged adapter key file is named, and the world is left as it was.
+    let key = dir.join(".world/adapters/timer.key");
+    std::fs::write(&key, "not a key\n").unwrap();
+    let (code, _, stderr) = world(&["run", dir_text, "--stop-after-ms", "10"]);
+    assert_ne!(code, 0);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("timer.key"), "{stderr}");
+    assert_eq!(World::open(&dir).unwrap().head(), head);
+    replays(&dir);
+}
