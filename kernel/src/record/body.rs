@@ -199,6 +199,8 @@ pub enum RecordBody {
         status: String,
         /// Why it ended, when not `ok`.
         code: Option<String>,
+        /// For people: the step and what went wrong, when not `ok`.
+        reason: Option<String>,
     },
     /// The manifest changed.
     ManifestChanged {

@@ -130,10 +130,12 @@ impl RecordBody {
                 instance,
                 status,
                 code,
+                reason,
             } => {
                 m.uint("instance", *instance);
                 m.text("status", status);
                 m.opt_text("code", code.as_deref());
+                m.opt_text("reason", reason.as_deref());
             }
             RecordBody::ManifestChanged {
                 manifest_hash,
@@ -311,6 +313,7 @@ impl RecordBody {
                 instance: m.uint("instance")?,
                 status: m.text("status")?.to_owned(),
                 code: m.opt_text("code")?.map(str::to_owned),
+                reason: m.opt_text("reason")?.map(str::to_owned),
             },
             "manifest_changed" => RecordBody::ManifestChanged {
                 manifest_hash: m.hash("manifest_hash")?,

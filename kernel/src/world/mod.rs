@@ -25,6 +25,7 @@ use crate::config::WorldConfig;
 use crate::effects::EffectsState;
 use crate::error::{KernelError, Result};
 use crate::host::ReducerHost;
+use crate::plans::PlansState;
 use crate::record::{EventOrigin, Record, RecordBody, Stamp};
 use crate::store::{Head, RedbStore, Store, WorldLock};
 use sink::{LiveSink, Sink, VerifySink};
@@ -157,13 +158,24 @@ impl World {
                         store.record(seq)?.map(|b| Record::decode(&b)).transpose()
                     })?,
                 };
-                stepper.restore(snapshot.states, effects, height, snapshot.logical_now_ns);
+                let plans = match &snapshot.plans {
+                    None => PlansState::default(),
+                    Some(item) => PlansState::from_snapshot(item)?,
+                };
+                stepper.restore(
+                    snapshot.states,
+                    effects,
+                    plans,
+                    height,
+                    snapshot.logical_now_ns,
+                );
                 pointer_seq + 1
             }
             None => {
                 stepper.restore(
                     StateMap::default(),
                     EffectsState::default(),
+                    PlansState::default(),
                     0,
                     genesis_stamp_ns,
                 );
@@ -195,6 +207,11 @@ impl World {
             dispatch_pending: Vec::new(),
             dispatch_ready,
         })
+    }
+
+    /// Live plan instances.
+    pub fn plans(&self) -> &PlansState {
+        self.stepper.plans()
     }
 
     /// The world directory.

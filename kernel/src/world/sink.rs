@@ -20,6 +20,9 @@ pub trait Sink {
     fn put_object(&mut self, hash: Hash, bytes: Vec<u8>);
     /// Records that the latest snapshot pointer is at `seq`.
     fn snapshot_at(&mut self, seq: u64);
+    /// An object of the input being processed (a receipt's response body): live, it is in the
+    /// batch being written; in replay, in the store.
+    fn input_object(&self, hash: &Hash) -> Result<Option<Vec<u8>>>;
 }
 
 /// Appends into a [`Batch`] for one atomic commit.
@@ -96,6 +99,15 @@ impl Sink for LiveSink {
 
     fn put_object(&mut self, hash: Hash, bytes: Vec<u8>) {
         self.batch.cas.push((hash, bytes));
+    }
+
+    fn input_object(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .batch
+            .cas
+            .iter()
+            .find(|(h, _)| h == hash)
+            .map(|(_, bytes)| bytes.clone()))
     }
 
     fn snapshot_at(&mut self, seq: u64) {
@@ -201,4 +213,8 @@ impl Sink for VerifySink<'_> {
     }
 
     fn snapshot_at(&mut self, _seq: u64) {}
+
+    fn input_object(&self, hash: &Hash) -> Result<Option<Vec<u8>>> {
+        self.store.cas_get(hash)
+    }
 }

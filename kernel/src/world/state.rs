@@ -75,12 +75,14 @@ impl StateMap {
     }
 
     /// The snapshot object: `{height, logical_now_ns, states: [[reducer, key, state_hash]…],
-    /// effects}`, plus the state blobs it references (to be stored in the CAS by their hashes).
+    /// effects, plans?}`, plus the state blobs it references (to be stored in the CAS by their
+    /// hashes). `plans` is written only when some plan instance is alive.
     pub fn snapshot(
         &self,
         height: u64,
         logical_now_ns: u64,
         effects: &Cbor,
+        plans: Option<&Cbor>,
     ) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
         let mut entries = Vec::with_capacity(self.states.len());
         let mut blobs = Vec::with_capacity(self.states.len());
@@ -104,6 +106,12 @@ impl StateMap {
         // Built by EffectsState from distinct text keys: no duplicate map key is possible.
         let _ = effects.write_canonical(&mut effects_bytes);
         map.raw("effects", effects_bytes);
+        if let Some(plans) = plans {
+            let mut plans_bytes = Vec::new();
+            // Instances by id, their value maps keyed by distinct names: no duplicate key.
+            let _ = plans.write_canonical(&mut plans_bytes);
+            map.raw("plans", plans_bytes);
+        }
         (map.finish_tagged(), blobs)
     }
 
@@ -160,6 +168,7 @@ impl StateMap {
             logical_now_ns,
             states: StateMap { states },
             effects: map.get("effects").cloned(),
+            plans: map.get("plans").cloned(),
         })
     }
 }
@@ -174,6 +183,8 @@ pub struct Snapshot {
     pub states: StateMap,
     /// Open work and adapter keys (`EffectsState::to_snapshot`).
     pub effects: Option<Cbor>,
+    /// Live plan instances (`PlansState::to_snapshot`), if any.
+    pub plans: Option<Cbor>,
 }
 
 fn hash_bytes(bytes: &[u8]) -> Result<[u8; 32]> {
@@ -242,7 +253,7 @@ mod tests {
             states.set(&name("demo/Cells@1"), &[0x61, i], Some(vec![i; 3]));
         }
         let effects = Cbor::Map(vec![(Cbor::Text("open".into()), Cbor::Array(vec![]))]);
-        let (bytes, blobs) = states.snapshot(42, 7, &effects);
+        let (bytes, blobs) = states.snapshot(42, 7, &effects, None);
         let blobs: BTreeMap<Hash, Vec<u8>> = blobs.into_iter().collect();
         let back = StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
         assert_eq!((back.height, back.logical_now_ns), (42, 7));

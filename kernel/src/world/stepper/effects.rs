@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use worldline_air::{Hash, Name};
 
+use super::plans::Journal;
 use super::routes::Route;
 use super::{EffectsChange, Stepper};
 use crate::effects::receipt::event_for_reducer;
@@ -12,6 +13,7 @@ use crate::effects::{AdmissionContext, CapRef, EnforcerRunner, IntentRequest, Op
 use crate::error::{KernelError, Result};
 use crate::host::ReducerHost;
 use crate::host::envelope::{EmittedEffect, PureInput, decode_pure_output};
+use crate::plans::run::Denied;
 use crate::record::{AdmissionBody, Origin, OriginKind, ReceiptBody, Record, RecordBody, Stamp};
 use crate::world::sink::Sink;
 
@@ -37,8 +39,7 @@ impl EnforcerRunner for PureRunner<'_> {
 }
 
 impl Stepper {
-    /// Admits a step's effect: journals the intent (caused by the event the step handled) and
-    /// its decisions (caused by the intent); an admitted intent becomes open work.
+    /// Admits a reducer step's effect (see [`Stepper::admit_request`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn admit_effect(
         &mut self,
@@ -61,6 +62,21 @@ impl Stepper {
             idempotency_key: effect.idempotency_key.as_deref(),
             origin,
         };
+        // A denial is journaled; the reducer learns nothing more (it has no receipt to wait on).
+        let _admitted_or_denied = self.admit_request(&request, event_seq, sink, appended)?;
+        Ok(())
+    }
+
+    /// Admits an intent: journals it (caused by `cause_seq`, the record its emitter handled)
+    /// and its decisions (caused by the intent); an admitted intent becomes open work. Returns
+    /// the intent hash, or the first denying decision.
+    pub(super) fn admit_request(
+        &mut self,
+        request: &IntentRequest<'_>,
+        cause_seq: u64,
+        sink: &mut dyn Sink,
+        appended: &mut Vec<u64>,
+    ) -> Result<std::result::Result<Hash, Denied>> {
         let runner = PureRunner {
             host: &self.host,
             modules: &self.pure_modules,
@@ -71,17 +87,24 @@ impl Stepper {
             effects: &self.effects,
             enforcers: &runner,
         };
-        let admission = admit(&ctx, &request);
+        let admission = admit(&ctx, request);
         let allowed = admission.allowed();
         let intent_hash = admission.intent.intent_hash;
         let intent_seq = sink.append(Record {
             seq: 0,
-            causes: vec![event_seq],
+            causes: vec![cause_seq],
             stamp: None,
             body: RecordBody::EffectIntent(admission.intent.clone()),
         })?;
         appended.push(intent_seq);
+        let mut denied = None;
         for decision in admission.decisions {
+            if !decision.allowed && denied.is_none() {
+                denied = Some(Denied {
+                    code: decision.code.clone(),
+                    detail: decision.detail.clone(),
+                });
+            }
             let body = RecordBody::Admission(AdmissionBody {
                 intent_hash,
                 stage: decision.stage.to_owned(),
@@ -96,15 +119,19 @@ impl Stepper {
                 body,
             })?);
         }
-        if allowed {
-            self.effects.insert(OpenIntent {
-                seq: intent_seq,
-                intent: admission.intent,
-            });
-            self.remember(EffectsChange::Opened(intent_hash));
-            self.admitted.push(intent_hash);
+        if !allowed {
+            return Ok(Err(denied.unwrap_or(Denied {
+                code: "denied".to_owned(),
+                detail: "no decision allowed it".to_owned(),
+            })));
         }
-        Ok(())
+        self.effects.insert(OpenIntent {
+            seq: intent_seq,
+            intent: admission.intent,
+        });
+        self.remember(EffectsChange::Opened(intent_hash));
+        self.admitted.push(intent_hash);
+        Ok(Ok(intent_hash))
     }
 
     /// Closes the intent a journaled receipt answers and, for a reducer's micro-effect, steps
@@ -125,9 +152,15 @@ impl Stepper {
                     reason: format!("a receipt for {}, which is not open", receipt.intent_hash),
                 })?;
         self.remember(EffectsChange::Closed(open.clone()));
-        if open.intent.origin.kind != OriginKind::Reducer {
-            // Plan instances wait on receipts once plans arrive; nothing else to do now.
-            return Ok(());
+        if open.intent.origin.kind == OriginKind::Plan {
+            let mut queue = VecDeque::new();
+            let mut journal = Journal {
+                sink,
+                appended,
+                queue: &mut queue,
+            };
+            self.plan_receipt(receipt_seq, &open, receipt, &mut journal)?;
+            return self.run_queue(queue, stamp, sink, appended);
         }
         let Some(route) = self
             .routes

@@ -6,6 +6,7 @@
 
 mod check;
 mod effects;
+mod plans;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -21,6 +22,7 @@ use crate::effects::OpenIntent;
 use crate::error::{KernelError, Result};
 use crate::host::ReducerHost;
 use crate::host::envelope::ReducerInput;
+use crate::plans::{PlanInstance, PlansState};
 use crate::record::{EventOrigin, Record, RecordBody, Stamp};
 use routes::{Route, Routes, cell_key, routes};
 
@@ -34,10 +36,17 @@ enum EffectsChange {
     AdapterKey(String, Option<[u8; 32]>),
 }
 
+/// A plan instance as it was before the batch touched it (`None`: it did not exist).
+struct PlanChange {
+    id: u64,
+    previous: Option<PlanInstance>,
+}
+
 /// What `begin` saved so a failed batch can be undone.
 struct Undo {
     states: Vec<(StateKey, Option<Vec<u8>>)>,
     effects: Vec<EffectsChange>,
+    plans: Vec<PlanChange>,
     logical_now_ns: u64,
     snapshot_height: u64,
     dirty: BTreeSet<StateKey>,
@@ -52,6 +61,7 @@ pub struct Stepper {
     host: ReducerHost,
     states: StateMap,
     effects: EffectsState,
+    plans: PlansState,
     config: WorldConfig,
     logical_now_ns: u64,
     snapshot_height: u64,
@@ -83,6 +93,7 @@ impl Stepper {
             host,
             states: StateMap::default(),
             effects: EffectsState::default(),
+            plans: PlansState::default(),
             config,
             logical_now_ns: 0,
             snapshot_height: 0,
@@ -109,6 +120,11 @@ impl Stepper {
         &self.effects
     }
 
+    /// Live plan instances.
+    pub fn plans(&self) -> &PlansState {
+        &self.plans
+    }
+
     /// Logical time of the last input.
     pub fn logical_now_ns(&self) -> u64 {
         self.logical_now_ns
@@ -124,11 +140,13 @@ impl Stepper {
         &mut self,
         states: StateMap,
         effects: EffectsState,
+        plans: PlansState,
         snapshot_height: u64,
         logical_now_ns: u64,
     ) {
         self.states = states;
         self.effects = effects;
+        self.plans = plans;
         self.snapshot_height = snapshot_height;
         self.logical_now_ns = logical_now_ns;
         self.dirty.clear();
@@ -140,6 +158,7 @@ impl Stepper {
         self.undo = Some(Undo {
             states: Vec::new(),
             effects: Vec::new(),
+            plans: Vec::new(),
             logical_now_ns: self.logical_now_ns,
             snapshot_height: self.snapshot_height,
             dirty: self.dirty.clone(),
@@ -168,6 +187,12 @@ impl Stepper {
                 EffectsChange::AdapterKey(id, previous) => {
                     self.effects.restore_adapter_key(&id, previous);
                 }
+            }
+        }
+        for change in undo.plans.into_iter().rev() {
+            self.plans.take(change.id);
+            if let Some(previous) = change.previous {
+                self.plans.put(previous);
             }
         }
         self.logical_now_ns = undo.logical_now_ns;
@@ -271,6 +296,12 @@ impl Stepper {
                     &route, key, event_seq, &value, stamp, sink, appended, &mut queue,
                 )?;
             }
+            let mut journal = plans::Journal {
+                sink,
+                appended,
+                queue: &mut queue,
+            };
+            self.plans_on_event(event_seq, &schema, &value, &mut journal)?;
         }
         Ok(())
     }
@@ -404,7 +435,10 @@ impl Stepper {
             return Ok(());
         }
         let effects = self.effects.to_snapshot();
-        let (bytes, blobs) = self.states.snapshot(height, self.logical_now_ns, &effects);
+        let plans = self.plans.to_snapshot()?;
+        let (bytes, blobs) =
+            self.states
+                .snapshot(height, self.logical_now_ns, &effects, plans.as_ref());
         let dirty_hashes: BTreeSet<Hash> = self
             .dirty
             .iter()
