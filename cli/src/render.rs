@@ -3,7 +3,7 @@
 use serde_json::{Value as Json, json};
 use worldline_air::cbor::to_hex;
 use worldline_air::{ControlPlane, Hash, Name, Value};
-use worldline_kernel::record::{EventOrigin, Record, RecordBody};
+use worldline_kernel::record::{EventOrigin, OriginKind, Record, RecordBody};
 
 /// Longest value shown inline in a log line.
 const INLINE_VALUE_CHARS_MAX: usize = 160;
@@ -91,6 +91,23 @@ pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
         RecordBody::Gap { from_ns, to_ns } => {
             format!("{} → {}", time_text(*from_ns), time_text(*to_ns))
         }
+        RecordBody::PlanStarted { plan, input, .. } => match plane.plan(plan) {
+            Some(def) => format!("{plan} {}", inline(&value_json(plane, &def.input, input))),
+            None => plan.to_string(),
+        },
+        RecordBody::PlanResult { instance, value } => {
+            format!("#{instance} {} bytes", value.len())
+        }
+        RecordBody::PlanEnded {
+            instance,
+            status,
+            code,
+            reason,
+        } => match (code, reason) {
+            (Some(code), Some(reason)) => format!("#{instance} {status} {code}: {reason}"),
+            (Some(code), None) => format!("#{instance} {status} {code}"),
+            _ => format!("#{instance} {status}"),
+        },
         other => other.kind().to_owned(),
     };
     let causes = if record.causes.is_empty() {
@@ -147,6 +164,37 @@ pub fn record_json(plane: &ControlPlane, record: &Record, hash: &Hash) -> Json {
             snapshot_hash,
             height,
         } => json!({"snapshot_hash": snapshot_hash.to_string(), "height": height}),
+        RecordBody::EffectIntent(i) => json!({
+            "intent_hash": i.intent_hash.to_string(), "kind": i.kind, "cap": i.cap,
+            "origin": {"kind": match i.origin.kind { OriginKind::Reducer => "reducer", OriginKind::Plan => "plan" },
+                       "name": i.origin.name.to_string(), "key": i.origin.key.as_deref().map(to_hex)},
+        }),
+        RecordBody::Admission(a) => json!({
+            "intent_hash": a.intent_hash.to_string(), "stage": a.stage, "allowed": a.allowed, "code": a.code, "detail": a.detail,
+        }),
+        RecordBody::Receipt(r) => json!({
+            "intent_hash": r.intent_hash.to_string(), "adapter_id": r.adapter_id, "status": r.status,
+            "cost_cents": r.cost_cents, "started_ns": r.started_ns, "finished_ns": r.finished_ns,
+        }),
+        RecordBody::PlanStarted {
+            plan,
+            manifest_hash,
+            input,
+        } => json!({
+            "plan": plan.to_string(), "manifest_hash": manifest_hash.to_string(),
+            "input": plane.plan(plan).map(|def| value_json(plane, &def.input, input)),
+        }),
+        RecordBody::PlanResult { instance, value } => {
+            json!({"instance": instance, "value_hex": to_hex(value)})
+        }
+        RecordBody::PlanEnded {
+            instance,
+            status,
+            code,
+            reason,
+        } => json!({
+            "instance": instance, "status": status, "code": code, "reason": reason,
+        }),
         _ => json!({}),
     };
     let mut out = json!({
