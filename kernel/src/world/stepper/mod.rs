@@ -11,7 +11,9 @@ mod routes;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use worldline_air::nodes::{ModuleKind, Node};
+use std::rc::Rc;
+
+use worldline_air::nodes::{DefPlan, ModuleKind, Node};
 use worldline_air::{ControlPlane, Hash, Name, Value};
 
 use super::sink::Sink;
@@ -67,6 +69,8 @@ pub struct Stepper {
     snapshot_height: u64,
     dirty: BTreeSet<StateKey>,
     routes: Routes,
+    /// The manifest's plans, shared with running instances.
+    plan_defs: BTreeMap<Name, Rc<DefPlan>>,
     /// Pure modules (enforcers) by name, with their wasm hash.
     pure_modules: BTreeMap<Name, Hash>,
     /// Intents admitted since the last [`Stepper::take_admitted`], in journal order.
@@ -88,7 +92,16 @@ impl Stepper {
                 _ => None,
             })
             .collect();
+        let plan_defs = plane
+            .defs()
+            .values()
+            .filter_map(|def| match &def.node {
+                Node::Plan(plan) => Some((plan.name.clone(), Rc::new(plan.clone()))),
+                _ => None,
+            })
+            .collect();
         Ok(Stepper {
+            plan_defs,
             plane,
             host,
             states: StateMap::default(),

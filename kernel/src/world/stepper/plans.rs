@@ -2,6 +2,8 @@
 //! and what they do (raised events, emits through admission, results, ends) is journaled with
 //! the record that woke them as cause.
 
+use std::rc::Rc;
+
 use worldline_air::nodes::DefPlan;
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
@@ -100,14 +102,14 @@ impl Stepper {
     }
 
     /// The plan an instance runs, from the manifest it is pinned to.
-    fn pinned_plan(&self, instance: &PlanInstance) -> Result<DefPlan> {
+    fn pinned_plan(&self, instance: &PlanInstance) -> Result<Rc<DefPlan>> {
         if instance.manifest_hash != self.plane.manifest_hash() {
             return Err(KernelError::Corrupt(format!(
                 "plan instance {} is pinned to manifest {}, which is not loaded",
                 instance.id, instance.manifest_hash
             )));
         }
-        self.plane.plan(&instance.plan).cloned().ok_or_else(|| {
+        self.plan_defs.get(&instance.plan).cloned().ok_or_else(|| {
             KernelError::Corrupt(format!("plan {} is not in its manifest", instance.plan))
         })
     }
@@ -130,7 +132,7 @@ impl Stepper {
             let Some(instance) = self.plans.get(id) else {
                 continue;
             };
-            if run::awaits_event(instance, &self.pinned_plan(instance)?, schema) {
+            if run::awaits_event(instance, &*self.pinned_plan(instance)?, schema) {
                 waiting.push(id);
             }
         }
@@ -160,7 +162,7 @@ impl Stepper {
         event: &Value,
         journal: &mut Journal<'_>,
     ) -> Result<()> {
-        let plan = self.plane.plan(&trigger.plan).cloned().ok_or_else(|| {
+        let plan = self.plan_defs.get(&trigger.plan).cloned().ok_or_else(|| {
             KernelError::Corrupt(format!(
                 "a trigger names {}, which is not a plan",
                 trigger.plan
