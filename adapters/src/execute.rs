@@ -248,6 +248,20 @@ fn http_error(open: &OpenIntent, started_ns: u64) -> Draft {
     }
 }
 
+/// Pseudo-header (a name no real header can have) naming the URL the last hop asked for.
+pub const REQUESTED_URL_HEADER: &str = ":requested-url";
+/// Pseudo-header naming the URL the last hop was actually sent to.
+pub const CONNECTED_URL_HEADER: &str = ":connected-url";
+
+/// When the origin map sent the request elsewhere, the receipt records both URLs, under
+/// pseudo-header names that cannot collide with a response header.
+fn record_origin_map(headers: &mut BTreeMap<String, String>, requested: String, connected: String) {
+    if requested != connected {
+        headers.insert(REQUESTED_URL_HEADER.to_owned(), requested);
+        headers.insert(CONNECTED_URL_HEADER.to_owned(), connected);
+    }
+}
+
 /// `http.request`: the intent hash is the `Idempotency-Key`, so a re-dispatch after a crash is
 /// recognizable by the server. The response body goes to the CAS as `body_ref`.
 pub async fn http(adapter: Arc<HttpAdapter>, job: HttpJob) -> Draft {
@@ -258,24 +272,28 @@ pub async fn http(adapter: Arc<HttpAdapter>, job: HttpJob) -> Draft {
     match outcome {
         HttpOutcome::Response {
             status,
-            headers,
+            mut headers,
             body,
-            ..
-        } => Draft {
-            intent_hash: job.open.intent.intent_hash,
-            adapter_id: HTTP_ADAPTER,
-            status: "ok",
-            payload: http_payload(
-                i64::from(status),
-                headers,
-                Some(Hash::of(&body)),
+            final_url,
+            connected_url,
+        } => {
+            record_origin_map(&mut headers, final_url, connected_url);
+            Draft {
+                intent_hash: job.open.intent.intent_hash,
+                adapter_id: HTTP_ADAPTER,
+                status: "ok",
+                payload: http_payload(
+                    i64::from(status),
+                    headers,
+                    Some(Hash::of(&body)),
+                    started_ns,
+                    finished_ns,
+                ),
+                objects: vec![body],
                 started_ns,
                 finished_ns,
-            ),
-            objects: vec![body],
-            started_ns,
-            finished_ns,
-        },
+            }
+        }
         HttpOutcome::Failed { code, .. } => {
             let mut draft = http_error(&job.open, started_ns);
             if code.code() == "timeout" {

@@ -32,7 +32,9 @@
 //! - **Origin map.** A request (or redirect target) whose origin is a key of
 //!   [`HttpConfig::origin_map`] is sent to the mapped origin instead, with the same path and
 //!   query; the grant and every redirect check see the requested URL, and relative redirects
-//!   resolve against it. The `Host` header is the connected origin's.
+//!   resolve against it. The `Host` header is the connected origin's. The receipt then records
+//!   both URLs of the last hop, as the pseudo-headers `:requested-url` and `:connected-url`
+//!   (names no real header can have).
 
 mod origin;
 mod redirect;

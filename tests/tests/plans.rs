@@ -156,6 +156,21 @@ fn fetch_notify_reaches_done_with_the_status_and_preview_the_server_returned() {
     assert_eq!(plan, "demo/fetch_plan@1");
     assert!(value.windows(body.len()).any(|w| w == body.as_bytes()));
     assert!(world.plans().is_empty());
+    // The receipt records both the URL the plan asked for and the one the origin map chose.
+    let receipt = records(&world).into_iter().find_map(|r| match r.body {
+        RecordBody::Receipt(receipt) => Some(receipt),
+        _ => None,
+    });
+    let schema = Name::parse("sys/HttpRequestReceipt@1").unwrap();
+    let ty = world.plane().schema_type_of(&schema).unwrap();
+    let payload =
+        worldline_air::Value::from_cbor_bytes(&receipt.unwrap().payload, ty, world.plane());
+    let headers = payload.unwrap().to_plain_json()["headers"].clone();
+    assert_eq!(
+        headers[":requested-url"],
+        json!("https://example.com/data.json")
+    );
+    assert_eq!(headers[":connected-url"], json!(server.url("/data.json")));
     drop(world);
     assert_replays(&dir);
 }
