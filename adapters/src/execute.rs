@@ -38,6 +38,8 @@ pub struct Draft {
     pub started_ns: u64,
     /// When it finished.
     pub finished_ns: u64,
+    /// What executing it cost, in cents, if the adapter knows (the receipt's `cost`).
+    pub cost_cents: Option<u64>,
 }
 
 /// The adapter of an effect kind, if this host has one.
@@ -99,6 +101,7 @@ pub async fn timer(open: OpenIntent, params: Value) -> Draft {
         objects: Vec::new(),
         started_ns,
         finished_ns: delivered_at_ns,
+        cost_cents: None,
     }
 }
 
@@ -125,6 +128,7 @@ pub fn blob_put(open: &OpenIntent, params: &Value) -> Draft {
         objects: if ok { vec![bytes] } else { Vec::new() },
         started_ns,
         finished_ns: now_ns(),
+        cost_cents: None,
     }
 }
 
@@ -150,6 +154,7 @@ pub fn blob_get(world: &World, open: &OpenIntent, params: &Value) -> Draft {
         objects: Vec::new(),
         started_ns,
         finished_ns: now_ns(),
+        cost_cents: None,
     }
 }
 
@@ -245,6 +250,7 @@ fn http_error(open: &OpenIntent, started_ns: u64) -> Draft {
         objects: Vec::new(),
         started_ns,
         finished_ns,
+        cost_cents: None,
     }
 }
 
@@ -275,6 +281,7 @@ pub async fn http(adapter: Arc<HttpAdapter>, job: HttpJob) -> Draft {
             objects: vec![body],
             started_ns,
             finished_ns,
+            cost_cents: None,
         },
         HttpOutcome::Failed { code, .. } => {
             let mut draft = http_error(&job.open, started_ns);

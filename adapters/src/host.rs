@@ -285,7 +285,7 @@ impl Host {
             adapter_id: draft.adapter_id.to_owned(),
             status: draft.status.to_owned(),
             payload,
-            cost_cents: None,
+            cost_cents: draft.cost_cents,
             started_ns: draft.started_ns,
             finished_ns: draft.finished_ns,
             signature: Vec::new(),
