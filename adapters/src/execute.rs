@@ -13,6 +13,8 @@ use worldline_kernel::effects::enforce::HttpOutGrant;
 
 use crate::clock::now_ns;
 use crate::http::{HttpAdapter, HttpOutcome, HttpRequest};
+/// `llm.generate`, through [`crate::llm`].
+pub use crate::llm::{LlmJob, llm, llm_job};
 
 /// Adapter ids, one per built-in effect family.
 pub const TIMER_ADAPTER: &str = "timer";
@@ -20,6 +22,8 @@ pub const TIMER_ADAPTER: &str = "timer";
 pub const BLOB_ADAPTER: &str = "blob";
 /// The HTTP adapter.
 pub const HTTP_ADAPTER: &str = "http";
+/// The LLM adapter.
+pub const LLM_ADAPTER: &str = "llm";
 
 /// A receipt before it is normalized and signed.
 #[derive(Debug, Clone)]
@@ -48,6 +52,7 @@ pub fn adapter_for(kind: &str) -> Option<&'static str> {
         "timer.set" => Some(TIMER_ADAPTER),
         "blob.put" | "blob.get" => Some(BLOB_ADAPTER),
         "http.request" => Some(HTTP_ADAPTER),
+        "llm.generate" => Some(LLM_ADAPTER),
         _ => None,
     }
 }
