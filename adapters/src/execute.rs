@@ -13,6 +13,8 @@ use worldline_kernel::effects::enforce::HttpOutGrant;
 
 use crate::clock::now_ns;
 use crate::http::{HttpAdapter, HttpOutcome, HttpRequest};
+/// `llm.generate`, through [`crate::llm`].
+pub use crate::llm::{LlmJob, llm, llm_job};
 
 /// Adapter ids, one per built-in effect family.
 pub const TIMER_ADAPTER: &str = "timer";
@@ -20,6 +22,8 @@ pub const TIMER_ADAPTER: &str = "timer";
 pub const BLOB_ADAPTER: &str = "blob";
 /// The HTTP adapter.
 pub const HTTP_ADAPTER: &str = "http";
+/// The LLM adapter.
+pub const LLM_ADAPTER: &str = "llm";
 
 /// A receipt before it is normalized and signed.
 #[derive(Debug, Clone)]
@@ -38,6 +42,8 @@ pub struct Draft {
     pub started_ns: u64,
     /// When it finished.
     pub finished_ns: u64,
+    /// What executing it cost, in cents, if the adapter knows (the receipt's `cost`).
+    pub cost_cents: Option<u64>,
 }
 
 /// The adapter of an effect kind, if this host has one.
@@ -46,6 +52,7 @@ pub fn adapter_for(kind: &str) -> Option<&'static str> {
         "timer.set" => Some(TIMER_ADAPTER),
         "blob.put" | "blob.get" => Some(BLOB_ADAPTER),
         "http.request" => Some(HTTP_ADAPTER),
+        "llm.generate" => Some(LLM_ADAPTER),
         _ => None,
     }
 }
@@ -99,6 +106,7 @@ pub async fn timer(open: OpenIntent, params: Value) -> Draft {
         objects: Vec::new(),
         started_ns,
         finished_ns: delivered_at_ns,
+        cost_cents: None,
     }
 }
 
@@ -125,6 +133,7 @@ pub fn blob_put(open: &OpenIntent, params: &Value) -> Draft {
         objects: if ok { vec![bytes] } else { Vec::new() },
         started_ns,
         finished_ns: now_ns(),
+        cost_cents: None,
     }
 }
 
@@ -150,6 +159,7 @@ pub fn blob_get(world: &World, open: &OpenIntent, params: &Value) -> Draft {
         objects: Vec::new(),
         started_ns,
         finished_ns: now_ns(),
+        cost_cents: None,
     }
 }
 
@@ -245,6 +255,7 @@ fn http_error(open: &OpenIntent, started_ns: u64) -> Draft {
         objects: Vec::new(),
         started_ns,
         finished_ns,
+        cost_cents: None,
     }
 }
 
@@ -292,6 +303,7 @@ pub async fn http(adapter: Arc<HttpAdapter>, job: HttpJob) -> Draft {
                 objects: vec![body],
                 started_ns,
                 finished_ns,
+                cost_cents: None,
             }
         }
         HttpOutcome::Failed { code, .. } => {

@@ -16,9 +16,11 @@ use worldline_kernel::{EventInput, KernelError, World};
 
 use crate::clock::ingress_now;
 use crate::error::AdapterError;
-use crate::execute::{self, BLOB_ADAPTER, Draft, HTTP_ADAPTER, TIMER_ADAPTER};
+use crate::execute::{self, BLOB_ADAPTER, Draft, HTTP_ADAPTER, LLM_ADAPTER, TIMER_ADAPTER};
 use crate::http::{HttpAdapter, HttpConfig};
 use crate::keys::AdapterSigner;
+use crate::llm::{LlmAdapter, LlmConfig};
+use crate::secrets::{SecretConfig, SecretResolver};
 
 /// Most intents executing at once; more wait in the world's dispatch queue.
 pub const IN_FLIGHT_MAX: usize = 4096;
@@ -33,6 +35,10 @@ const POLL_MS: u64 = 50;
 pub struct HostOptions {
     /// The HTTP adapter's settings (timeouts, size cap, origin map, proxy).
     pub http: HttpConfig,
+    /// The LLM adapter's settings (base URLs, limits, prices).
+    pub llm: LlmConfig,
+    /// Where this node keeps secret values (the node-local binding map).
+    pub secrets: SecretConfig,
 }
 
 /// Something the host did, for the caller to show.
@@ -101,6 +107,8 @@ pub struct Host {
     rx: Receiver<Message>,
     signers: BTreeMap<&'static str, AdapterSigner>,
     http: Arc<HttpAdapter>,
+    llm: Arc<LlmAdapter>,
+    secrets: SecretResolver,
     in_flight: BTreeSet<Hash>,
     /// Intents taken from the world while the in-flight set was full.
     backlog: Vec<DispatchIntent>,
@@ -118,9 +126,11 @@ impl Host {
             .map_err(|e| AdapterError::Start(format!("tokio runtime: {e}")))?;
         let http =
             HttpAdapter::new(options.http).map_err(|e| AdapterError::Start(e.to_string()))?;
+        let llm = LlmAdapter::new(options.llm).map_err(AdapterError::Start)?;
+        let secrets = SecretResolver::new(&options.secrets).map_err(AdapterError::Start)?;
         let mut signers = BTreeMap::new();
         let mut notes = Vec::new();
-        for id in [TIMER_ADAPTER, BLOB_ADAPTER, HTTP_ADAPTER] {
+        for id in [TIMER_ADAPTER, BLOB_ADAPTER, HTTP_ADAPTER, LLM_ADAPTER] {
             let signer = AdapterSigner::load_or_create(world.dir(), id)?;
             if let Some(seq) = world.register_adapter(id, signer.public_key(), ingress_now()?)? {
                 notes.push(HostNote::AdapterRegistered {
@@ -138,6 +148,8 @@ impl Host {
             rx,
             signers,
             http: Arc::new(http),
+            llm: Arc::new(llm),
+            secrets,
             in_flight: BTreeSet::new(),
             backlog: Vec::new(),
             notes,
@@ -285,7 +297,7 @@ impl Host {
             adapter_id: draft.adapter_id.to_owned(),
             status: draft.status.to_owned(),
             payload,
-            cost_cents: None,
+            cost_cents: draft.cost_cents,
             started_ns: draft.started_ns,
             finished_ns: draft.finished_ns,
             signature: Vec::new(),
@@ -358,6 +370,17 @@ impl Host {
                         let http = Arc::clone(&self.http);
                         self.runtime
                             .spawn(async move { send(execute::http(http, job).await) });
+                    }
+                    Err(draft) => send(*draft),
+                }
+            }
+            "llm.generate" => {
+                let config = self.llm.config();
+                match execute::llm_job(&self.world, &open, &params, &self.secrets, config) {
+                    Ok(job) => {
+                        let llm = Arc::clone(&self.llm);
+                        self.runtime
+                            .spawn(async move { send(execute::llm(llm, job).await) });
                     }
                     Err(draft) => send(*draft),
                 }

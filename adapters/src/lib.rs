@@ -1,7 +1,7 @@
 //! # worldline-adapters
 //!
-//! The async edge: effect executors (timer, blob, HTTP), receipt signing, and the host loop that
-//! drives a world ([`host::Host`]).
+//! The async edge: effect executors (timer, blob, HTTP, LLM), secret resolution at dispatch,
+//! receipt signing, and the host loop that drives a world ([`host::Host`]).
 //!
 //! **Architecture invariant:** adapters never decide; they execute admitted intents and return
 //! signed receipts, which the kernel verifies like any other input. Nothing leaves the process
@@ -13,6 +13,8 @@ pub mod execute;
 pub mod host;
 pub mod http;
 pub mod keys;
+pub mod llm;
+pub mod secrets;
 
 pub use error::AdapterError;
 pub use host::{Host, HostNote, HostOptions, Quiescence};

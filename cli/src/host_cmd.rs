@@ -27,6 +27,38 @@ pub fn host_options(http_map: &[String]) -> Result<HostOptions, Failure> {
     Ok(options)
 }
 
+/// Adds `--llm-url PROVIDER=URL` (the LLM adapter's base URL of a provider) and
+/// `--secret BINDING_ID=env:NAME|file:PATH` (this node's source of a secret binding) options.
+pub fn llm_options(
+    mut options: HostOptions,
+    llm_url: &[String],
+    secret: &[String],
+) -> Result<HostOptions, Failure> {
+    for spec in llm_url {
+        let (provider, url) = spec
+            .split_once('=')
+            .filter(|(p, u)| {
+                !p.is_empty() && (u.starts_with("http://") || u.starts_with("https://"))
+            })
+            .ok_or_else(|| Failure::message(format!("--llm-url {spec}: expected PROVIDER=URL")))?;
+        let url = url.trim_end_matches('/').to_owned();
+        options.llm.base_urls.insert(provider.to_owned(), url);
+    }
+    for spec in secret {
+        let (binding, source) = spec
+            .split_once('=')
+            .filter(|(b, s)| !b.is_empty() && (s.starts_with("env:") || s.starts_with("file:")))
+            .ok_or_else(|| {
+                Failure::message(format!(
+                    "--secret {spec}: expected BINDING_ID=env:NAME|file:PATH"
+                ))
+            })?;
+        let (binding, source) = (binding.to_owned(), source.to_owned());
+        options.secrets.bindings.insert(binding, source);
+    }
+    Ok(options)
+}
+
 /// Adapter failures as one-line messages, naming the world.
 pub fn adapter(dir: &Path) -> impl Fn(AdapterError) -> Failure + '_ {
     move |error| match error {

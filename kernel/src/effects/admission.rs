@@ -1,6 +1,7 @@
 //! Admission of an effect intent, in the order of AIR.md §7: the effect exists and the origin may
 //! use it; params normalized; the intent hash; the grant exists, is live and is of the right cap
-//! type; the enforcer accepts; then the policy. The first failing check decides, with a
+//! type; the enforcer accepts; then the policy; then, only when the params name secrets, the
+//! secrets' ACLs ([`super::secrets`]). The first failing check decides, with a
 //! machine-readable code. Deterministic: it reads only the control plane, logical time and open
 //! work (and runs pure enforcer modules, which are deterministic by construction).
 
@@ -8,6 +9,7 @@ use worldline_air::nodes::{Decision, DefEffect, OriginKind as AirOriginKind, Ori
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 use super::open::{EffectsState, OPEN_INTENTS_MAX};
+use super::secrets::check_secrets;
 use crate::record::codec::MapBuilder;
 use crate::record::{EffectIntentBody, Origin, OriginKind};
 
@@ -48,7 +50,7 @@ pub struct IntentRequest<'a> {
 /// One journaled decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdmissionDecision {
-    /// [`STAGE_CAPABILITY`] or [`STAGE_POLICY`].
+    /// [`STAGE_CAPABILITY`], [`STAGE_POLICY`] or [`super::secrets::STAGE_SECRET`].
     pub stage: &'static str,
     /// Admitted at this stage.
     pub allowed: bool,
@@ -58,7 +60,8 @@ pub struct AdmissionDecision {
     pub detail: String,
 }
 
-/// The intent and its decisions (one if the capability stage denied it, else two).
+/// The intent and its decisions: one if the capability stage denied it, else two, or three when
+/// the policy allowed it and its params name secrets.
 #[derive(Debug, Clone)]
 pub struct Admission {
     /// The intent to journal.
@@ -70,7 +73,7 @@ pub struct Admission {
 impl Admission {
     /// True if every stage admitted the intent.
     pub fn allowed(&self) -> bool {
-        self.decisions.iter().all(|d| d.allowed) && self.decisions.len() == 2
+        self.decisions.iter().all(|d| d.allowed) && self.decisions.len() >= 2
     }
 }
 
@@ -141,8 +144,10 @@ pub fn origin_kind_word(kind: OriginKind) -> &'static str {
 /// Decides on one intent.
 pub fn admit(ctx: &AdmissionContext<'_>, request: &IntentRequest<'_>) -> Admission {
     let effect = ctx.plane.effect_by_kind(request.kind);
-    let params = effect
-        .and_then(|e| normalize_params(ctx.plane, e, request.params).ok())
+    let normalized = effect.and_then(|e| normalize_value(ctx.plane, e, request.params).ok());
+    let params = normalized
+        .as_ref()
+        .map(|(_, value)| value.to_cbor_body())
         .unwrap_or_else(|| request.params.to_vec());
     let grant = resolve_grant(ctx.plane, request, effect);
     let idempotency_key = request
@@ -175,7 +180,12 @@ pub fn admit(ctx: &AdmissionContext<'_>, request: &IntentRequest<'_>) -> Admissi
         },
     }];
     if decisions[0].allowed {
-        decisions.push(check_policy(ctx.plane, &intent));
+        let policy = check_policy(ctx.plane, &intent);
+        let policy_allowed = policy.allowed;
+        decisions.push(policy);
+        if policy_allowed && let Some((ty, value)) = &normalized {
+            decisions.extend(check_secrets(ctx.plane, ty, value, &intent));
+        }
     }
     Admission { intent, decisions }
 }
@@ -194,11 +204,20 @@ fn normalize_params(
     effect: &DefEffect,
     params: &[u8],
 ) -> Result<Vec<u8>, String> {
+    normalize_value(plane, effect, params).map(|(_, value)| value.to_cbor_body())
+}
+
+/// The params as a value of the effect's params schema, with that schema's type.
+fn normalize_value<'p>(
+    plane: &'p ControlPlane,
+    effect: &DefEffect,
+    params: &[u8],
+) -> Result<(&'p TypeExpr, Value), String> {
     let ty = plane
         .schema_type_of(&effect.params_schema)
         .ok_or_else(|| format!("params schema {} does not resolve", effect.params_schema))?;
     Value::from_cbor_bytes(params, ty, plane)
-        .map(|value| value.to_cbor_body())
+        .map(|value| (ty, value))
         .map_err(|e| format!("params do not match {}: {e}", effect.params_schema))
 }
 
