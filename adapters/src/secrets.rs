@@ -146,15 +146,14 @@ impl SecretResolver {
             binding: secret.binding_id.clone(),
             reason,
         };
-        let source = match self.bindings.get(&secret.binding_id) {
-            Some(source) => source.clone(),
-            None => Source::parse(&secret.binding_id).ok_or_else(|| {
-                error(
-                    "this node has no source for the binding (map it with --secret BINDING_ID=env:NAME|file:PATH)"
-                        .to_owned(),
-                )
-            })?,
-        };
+        // Only the node's own map: a binding id in AIR never names an environment variable or
+        // file by itself, so an approved patch cannot make the node read arbitrary values.
+        let source = self.bindings.get(&secret.binding_id).cloned().ok_or_else(|| {
+            error(
+                "this node has no source for the binding (map it with --secret BINDING_ID=env:NAME|file:PATH)"
+                    .to_owned(),
+            )
+        })?;
         let value = source.read().map_err(error)?;
         if let Some(expected) = secret.expected_digest
             && Hash::of(value.expose()) != expected

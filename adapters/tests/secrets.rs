@@ -35,6 +35,15 @@ fn secret_ref(alias: &str, version: u64) -> SecretRef {
     }
 }
 
+/// A node that maps each of `sources` (used as the binding id itself) to that source.
+fn node_mapping(sources: &[&str]) -> SecretResolver {
+    let bindings = sources
+        .iter()
+        .map(|s| ((*s).to_owned(), (*s).to_owned()))
+        .collect();
+    SecretResolver::new(&SecretConfig { bindings }).unwrap()
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -44,24 +53,15 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 #[test]
 fn file_bindings_resolve_with_one_trailing_line_break_removed() {
     let dir = tempfile::tempdir().unwrap();
+    let lf = write(dir.path(), "lf", &format!("{VALUE}\n"));
+    let crlf = write(dir.path(), "crlf", &format!("{VALUE}\r\n"));
+    let two = write(dir.path(), "two", &format!("{VALUE}\n\n"));
     let plane = plane(&[
-        defsecret(
-            "demo/lf@1",
-            &write(dir.path(), "lf", &format!("{VALUE}\n")),
-            None,
-        ),
-        defsecret(
-            "demo/crlf@1",
-            &write(dir.path(), "crlf", &format!("{VALUE}\r\n")),
-            None,
-        ),
-        defsecret(
-            "demo/two@1",
-            &write(dir.path(), "two", &format!("{VALUE}\n\n")),
-            None,
-        ),
+        defsecret("demo/lf@1", &lf, None),
+        defsecret("demo/crlf@1", &crlf, None),
+        defsecret("demo/two@1", &two, None),
     ]);
-    let resolver = SecretResolver::default();
+    let resolver = node_mapping(&[&lf, &crlf, &two]);
     let read = |alias| resolver.resolve(&plane, &secret_ref(alias, 1)).unwrap();
     assert_eq!(read("demo/lf").expose(), VALUE.as_bytes());
     assert_eq!(read("demo/crlf").expose(), VALUE.as_bytes());
@@ -78,7 +78,15 @@ fn env_bindings_resolve_and_the_digest_is_checked() {
         defsecret("demo/path@1", "env:PATH", Some(digest)),
         defsecret("demo/unset@1", "env:WORLDLINE_TEST_SURELY_UNSET_VAR", None),
     ]);
-    let resolver = SecretResolver::default();
+    // A binding id that names a source is not read unless the node maps it.
+    let unmapped = SecretResolver::default()
+        .resolve(&plane, &secret_ref("demo/path", 1))
+        .unwrap_err();
+    assert!(
+        unmapped.to_string().contains("no source for the binding"),
+        "{unmapped}"
+    );
+    let resolver = node_mapping(&["env:PATH", "env:WORLDLINE_TEST_SURELY_UNSET_VAR"]);
     let value = resolver
         .resolve(&plane, &secret_ref("demo/path", 1))
         .unwrap();
@@ -102,7 +110,7 @@ fn a_digest_mismatch_fails_without_the_value_anywhere() {
         defsecret("demo/good@1", &binding, Some(Hash::of(VALUE.as_bytes()))),
         defsecret("demo/drifted@1", &binding, Some(Hash::of(b"the old value"))),
     ]);
-    let resolver = SecretResolver::default();
+    let resolver = node_mapping(&[&binding]);
     assert!(
         resolver
             .resolve(&plane, &secret_ref("demo/good", 1))
@@ -187,7 +195,7 @@ async fn an_llm_key_from_a_secret_reaches_the_provider_and_nothing_else() {
     let plane = plane(&[defsecret("demo/openai_key@1", &binding, None)]);
     let mut cas = Cas::default();
     let params = llm_params(&mut cas, "openai", "demo/openai_key");
-    let request = request(&plane, &cas, &SecretResolver::default(), params).unwrap();
+    let request = request(&plane, &cas, &node_mapping(&[&binding]), params).unwrap();
     assert!(!format!("{request:?}").contains(VALUE));
     let config = LlmConfig {
         base_urls: BTreeMap::from([("openai".to_owned(), server.url("/v1"))]),
@@ -217,7 +225,7 @@ fn an_unresolvable_llm_key_names_the_secret_and_binding_only() {
     )]);
     let mut cas = Cas::default();
     let params = llm_params(&mut cas, "openai", "demo/openai_key");
-    let error = request(&plane, &cas, &SecretResolver::default(), params).unwrap_err();
+    let error = request(&plane, &cas, &node_mapping(&[&binding]), params).unwrap_err();
     assert_eq!(error.code, LlmFailure::SecretUnresolved);
     assert!(error.message.contains("demo/openai_key@1") && error.message.contains(&binding));
     assert!(!error.message.contains(VALUE));

@@ -1,6 +1,5 @@
 //! Commands that run a world's adapters: `world send` (to quiescence) and `world run`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,31 +9,36 @@ use worldline_kernel::World;
 use crate::failure::Failure;
 use crate::world_cmd::kernel;
 
-/// Reads `--http-map ORIGIN=URL` options into the HTTP adapter's settings.
-pub fn host_options(http_map: &[String]) -> Result<HostOptions, Failure> {
-    let mut origin_map = BTreeMap::new();
-    for spec in http_map {
+/// The adapter flags `world send` and `world run` share.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HostFlags {
+    /// Send requests for ORIGIN to URL instead (e.g. https://example.com=http://127.0.0.1:8081),
+    /// like a hosts file: grants judge the URL asked for; repeatable.
+    #[arg(long = "http-map", value_name = "ORIGIN=URL")]
+    pub http_map: Vec<String>,
+    /// The base URL of an LLM provider (openai, anthropic), e.g.
+    /// openai=http://127.0.0.1:8080/v1; repeatable.
+    #[arg(long = "llm-url", value_name = "PROVIDER=URL")]
+    pub llm_url: Vec<String>,
+    /// Where this node reads a secret binding's value: BINDING_ID=env:NAME or
+    /// BINDING_ID=file:PATH; repeatable. Secrets are resolved only through these.
+    #[arg(long = "secret", value_name = "BINDING_ID=SOURCE")]
+    pub secret: Vec<String>,
+}
+
+/// Reads the adapter flags into the host's settings.
+pub fn host_options(flags: &HostFlags) -> Result<HostOptions, Failure> {
+    let mut options = HostOptions::default();
+    for spec in &flags.http_map {
         let (origin, target) = spec
             .split_once('=')
             .ok_or_else(|| Failure::message(format!("--http-map {spec}: expected ORIGIN=URL")))?;
-        origin_map.insert(
+        options.http.origin_map.insert(
             origin.trim_end_matches('/').to_owned(),
             target.trim_end_matches('/').to_owned(),
         );
     }
-    let mut options = HostOptions::default();
-    options.http.origin_map = origin_map;
-    Ok(options)
-}
-
-/// Adds `--llm-url PROVIDER=URL` (the LLM adapter's base URL of a provider) and
-/// `--secret BINDING_ID=env:NAME|file:PATH` (this node's source of a secret binding) options.
-pub fn llm_options(
-    mut options: HostOptions,
-    llm_url: &[String],
-    secret: &[String],
-) -> Result<HostOptions, Failure> {
-    for spec in llm_url {
+    for spec in &flags.llm_url {
         let (provider, url) = spec
             .split_once('=')
             .filter(|(p, u)| {
@@ -44,13 +48,13 @@ pub fn llm_options(
         let url = url.trim_end_matches('/').to_owned();
         options.llm.base_urls.insert(provider.to_owned(), url);
     }
-    for spec in secret {
+    for spec in &flags.secret {
         let (binding, source) = spec
             .split_once('=')
             .filter(|(b, s)| !b.is_empty() && (s.starts_with("env:") || s.starts_with("file:")))
             .ok_or_else(|| {
                 Failure::message(format!(
-                    "--secret {spec}: expected BINDING_ID=env:NAME|file:PATH"
+                    "--secret {spec}: expected BINDING_ID=env:NAME or BINDING_ID=file:PATH"
                 ))
             })?;
         let (binding, source) = (binding.to_owned(), source.to_owned());
@@ -81,9 +85,9 @@ pub fn settle(
 }
 
 /// `world run`: adapters and timers until SIGINT/SIGTERM.
-pub fn run(dir: &Path, http_map: &[String], stop_after_ms: Option<u64>) -> Result<(), Failure> {
+pub fn run(dir: &Path, flags: &HostFlags, stop_after_ms: Option<u64>) -> Result<(), Failure> {
     let world = World::open(dir).map_err(kernel(dir))?;
-    let options = host_options(http_map)?;
+    let options = host_options(flags)?;
     let mut host = Host::start(world, options).map_err(adapter(dir))?;
     let open = host.world().open_intents().len();
     println!(

@@ -12,6 +12,7 @@ use worldline_kernel::{CreateOptions, Ingress, KernelError, World};
 
 use crate::failure::Failure;
 use crate::files::{air_dir, read_air_dir};
+use crate::host_cmd::HostFlags;
 use crate::render::{record_json, record_line};
 
 /// Commands on a world directory.
@@ -58,9 +59,9 @@ pub enum WorldCommand {
         /// How long to wait for the effects it caused (timers, blobs, HTTP) to finish.
         #[arg(long, default_value_t = 30_000, value_name = "MS")]
         timeout_ms: u64,
-        /// Send requests for ORIGIN to URL instead (e.g. https://example.com=http://127.0.0.1:8081); repeatable.
-        #[arg(long = "http-map", value_name = "ORIGIN=URL")]
-        http_map: Vec<String>,
+        /// Adapter settings.
+        #[command(flatten)]
+        host: HostFlags,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -72,9 +73,9 @@ pub enum WorldCommand {
     Run {
         /// The world.
         dir: PathBuf,
-        /// Send requests for ORIGIN to URL instead; repeatable.
-        #[arg(long = "http-map", value_name = "ORIGIN=URL")]
-        http_map: Vec<String>,
+        /// Adapter settings.
+        #[command(flatten)]
+        host: HostFlags,
         /// Stop by itself after this long (for scripts and tests).
         #[arg(long, value_name = "MS")]
         stop_after_ms: Option<u64>,
@@ -175,14 +176,14 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             schema,
             event,
             timeout_ms,
-            http_map,
+            host,
             json,
-        } => send(&dir, &schema, &event, timeout_ms, &http_map, json),
+        } => send(&dir, &schema, &event, timeout_ms, &host, json),
         WorldCommand::Run {
             dir,
-            http_map,
+            host,
             stop_after_ms,
-        } => crate::host_cmd::run(&dir, &http_map, stop_after_ms),
+        } => crate::host_cmd::run(&dir, &host, stop_after_ms),
         WorldCommand::State {
             dir,
             reducer,
@@ -306,12 +307,12 @@ fn send(
     schema: &str,
     event: &str,
     timeout_ms: u64,
-    http_map: &[String],
+    host: &HostFlags,
     as_json: bool,
 ) -> Result<(), Failure> {
     let event = read_event(event)?;
     let mut world = World::open(dir).map_err(kernel(dir))?;
-    let options = crate::host_cmd::host_options(http_map)?;
+    let options = crate::host_cmd::host_options(host)?;
     let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
     let first = world.head().seq + 1;
     world

@@ -82,6 +82,8 @@ pub fn request_from_params(
     };
     let messages = read_messages(refs, objects, config)?;
     let api_key = match params.field("api_key") {
+        // The offline provider needs no key: its secret is not read at all.
+        _ if provider == super::PROVIDER_OFFLINE => None,
         None | Some(Value::Null) => None,
         Some(Value::Variant { tag, value }) => Some(key_of(plane, tag, value.as_deref(), secrets)?),
         Some(_) => return Err(bad("`api_key` is not a sys/TextOrSecretRef@1")),
