@@ -5,11 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::world;
+
 #[path = "../../adapters/tests/http_server/mod.rs"]
 mod http_server;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,23 +22,6 @@ use std::time::{Duration, Instant};
 use http_server::{Reply, Server};
 use worldline_kernel::World;
 use worldline_kernel::record::{EventOrigin, RecordBody};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn world(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_world"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
-}
 
 /// `(receipts, events the plan raised)`.
 fn journal_counts(dir: &Path) -> (usize, usize) {

@@ -6,11 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 #[path = "../../adapters/tests/http_server/mod.rs"]
 mod http_server;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use http_server::{Reply, Seen, Server};
 use serde_json::{Value as Json, json};
@@ -25,21 +26,10 @@ const PAGE: &str =
     "Worldline journals every input. Plans orchestrate effects. Receipts are signed.";
 const SUMMARY: &str = "Worldline records everything and signs what it did.";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 /// Runs `world ARGS` with the key in its environment; returns (code, stdout + stderr).
 fn world(args: &[&str]) -> (i32, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_world"))
-        .args(args)
-        .env(KEY_VAR, KEY)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let mut text = String::from_utf8(output.stdout).unwrap();
-    text.push_str(&String::from_utf8(output.stderr).unwrap());
-    (output.status.code().unwrap_or(-1), text)
+    let (code, stdout, stderr) = common::world_with_env(args, &[(KEY_VAR, KEY)]);
+    (code, stdout + &stderr)
 }
 
 fn openai(seen: &Seen) -> Reply {

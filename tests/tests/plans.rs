@@ -66,7 +66,11 @@ fn host_for(world: World, server: &Server) -> Host {
         origin_map: BTreeMap::from([("https://example.com".to_owned(), server.url(""))]),
         ..HttpConfig::default()
     };
-    Host::start(world, HostOptions { http }).unwrap()
+    let options = HostOptions {
+        http,
+        ..HostOptions::default()
+    };
+    Host::start(world, options).unwrap()
 }
 
 fn send(host: &mut Host, schema: &str, event: Json) {
