@@ -273,3 +273,26 @@ fn an_instance_waits_across_a_restart_rebuilt_from_the_journal() {
 fn an_instance_waits_across_a_restart_restored_from_a_snapshot() {
     restart_while_waiting(1);
 }
+
+#[test]
+fn a_plan_that_triggers_itself_is_stopped_at_the_cascade_limit() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("w");
+    let mut world = create(&dir, 10_000);
+    send(&mut world, "test/Loop@1", json!({"n": 0}));
+    let limit = worldline_kernel::config::CASCADE_RECORDS_MAX as u64;
+    let head = world.head().seq;
+    assert!((limit..limit + 10).contains(&head), "head {head}");
+    let tail = world.records(limit - 10, 100).unwrap();
+    let stopped: Vec<Option<String>> = tail
+        .into_iter()
+        .filter_map(|(r, _)| match r.body {
+            RecordBody::PlanEnded { code, .. } => Some(code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped.last(), Some(&Some("cascade_limit".to_owned())));
+    assert!(world.plans().is_empty());
+    drop(world);
+    replays(&dir);
+}

@@ -8,6 +8,7 @@ use worldline_air::nodes::DefPlan;
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 use super::{EventQueue, PlanChange, Stepper};
+use crate::config::CASCADE_RECORDS_MAX;
 use crate::effects::{CapRef, IntentRequest, OpenIntent};
 use crate::error::{KernelError, Result};
 use crate::plans::run::{self, Denied, EmitRequest, Ending, Outcome, PlanHost};
@@ -238,6 +239,16 @@ impl Stepper {
         cause_seq: u64,
         journal: &mut Journal<'_>,
     ) -> Result<()> {
+        // A plan can raise the event that triggers it: bound the cascade by refusing to run
+        // instances once the input has caused its share of records.
+        let ending = ending.or_else(|| {
+            (journal.appended.len() >= CASCADE_RECORDS_MAX).then(|| {
+                let reason = format!(
+                    "the input already caused {CASCADE_RECORDS_MAX} records; the cascade was stopped"
+                );
+                Ending::failed("cascade_limit", "run", reason)
+            })
+        });
         let outcome = match ending {
             Some(ending) => Outcome::Ended(ending),
             None => {
