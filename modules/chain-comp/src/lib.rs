@@ -132,8 +132,8 @@ pub struct StatusResult {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "$tag", content = "$value")]
 pub enum ChainEvent {
-    /// Begin a saga.
-    Start(ChainStart),
+    /// Begin a saga (boxed: it is much larger than the results).
+    Start(Box<ChainStart>),
     /// The charge plan's result.
     ChargeCompleted(StepResult),
     /// The reserve plan's success.
@@ -312,7 +312,7 @@ impl Reducer for ChainComp {
                 | ChainPhase::Refunding
         );
         match event {
-            ChainEvent::Start(begin) if !running => Ok(start(s, begin)),
+            ChainEvent::Start(begin) if !running => Ok(start(s, *begin)),
             ChainEvent::Start(_) => Ok(Output::new(s)),
             result => match s.current_saga.take() {
                 Some(saga) if Some(saga.request_id) == request_id(&result) => {
