@@ -174,6 +174,23 @@ fn bad_input_to_run_and_send_is_one_line_and_changes_nothing() {
         head,
         "nothing was appended"
     );
+    // The LLM and secret flags: each bad value is named in one line, for send and run alike.
+    for (flag, value) in [
+        ("--llm-url", "bogus"),
+        ("--llm-url", "openai=ftp://127.0.0.1/v1"),
+        ("--secret", "bogus"),
+        ("--secret", "llm_api_key=vault:key"),
+    ] {
+        let send = ["send", dir_text, "demo/TimerEvent@1", tick, flag, value];
+        let run = ["run", dir_text, "--stop-after-ms", "10", flag, value];
+        for args in [&send[..], &run[..]] {
+            let (code, _, stderr) = world(args);
+            assert_ne!(code, 0, "{args:?}");
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(stderr.contains(&format!("{flag} {value}")), "{stderr}");
+        }
+        assert_eq!(World::open(&dir).unwrap().head(), head, "{flag} {value}");
+    }
 
     // A damaged adapter key file is named, and the world is left as it was.
     let key = dir.join(".world/adapters/timer.key");
