@@ -41,3 +41,16 @@ impl AdapterError {
         }
     }
 }
+
+/// `doing: error: cause: cause…`. reqwest's own message is terse ("error sending request"); the
+/// chain of causes says what happened.
+pub(crate) fn error_chain(doing: &str, error: &dyn std::error::Error) -> String {
+    let mut message = format!("{doing}: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -40,8 +40,8 @@ mod origin;
 mod redirect;
 mod request;
 
+use crate::error::error_chain;
 use std::collections::BTreeMap;
-use std::error::Error as _;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -371,13 +371,5 @@ fn response_headers(headers: &HeaderMap) -> BTreeMap<String, String> {
 }
 
 fn transport_failure(doing: &str, error: &reqwest::Error) -> HttpOutcome {
-    // reqwest's own message is terse ("error sending request"); the causes say what happened.
-    let mut message = format!("{doing}: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    HttpOutcome::failed(HttpFailure::Transport, message)
+    HttpOutcome::failed(HttpFailure::Transport, error_chain(doing, error))
 }

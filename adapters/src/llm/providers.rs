@@ -1,6 +1,6 @@
 //! The network providers: OpenAI-compatible chat completions and Anthropic messages.
 
-use std::error::Error as _;
+use crate::error::error_chain;
 
 use serde_json::{Value as Json, json};
 
@@ -182,12 +182,5 @@ async fn post_json(
 }
 
 fn transport(doing: &str, error: &reqwest::Error) -> LlmError {
-    let mut message = format!("{doing}: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    LlmError::new(LlmFailure::Transport, message)
+    LlmError::new(LlmFailure::Transport, error_chain(doing, error))
 }
