@@ -3,5 +3,6 @@
 
 pub mod conformance;
 pub mod sources;
+pub mod world;
 
 pub use conformance::skip;

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use worldline_tests::world::repo;
 
 use worldline_air::Name;
 use worldline_kernel::config::WorldConfig;
@@ -16,10 +17,6 @@ use worldline_kernel::world::replay;
 use worldline_kernel::{CreateOptions, Ingress, World};
 
 const KILLS: u64 = 6;
-
-fn repo() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn create_counter(dir: &std::path::Path) {
     let air = worldline_tests::sources::air_sources(&repo().join("worlds/counter/air"));

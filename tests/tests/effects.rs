@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -14,14 +14,11 @@ use worldline_air::load::SourceFile;
 use worldline_air::{Hash, Name};
 use worldline_kernel::config::WorldConfig;
 use worldline_kernel::identity::WorldKey;
-use worldline_kernel::record::{ReceiptBody, Record, RecordBody};
+use worldline_kernel::record::{ReceiptBody, RecordBody};
 use worldline_kernel::world::replay;
 use worldline_kernel::{CreateOptions, Ingress, KernelError, World};
 use worldline_tests::sources::air_sources;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use worldline_tests::world::{records, repo};
 
 fn now_ns() -> u64 {
     worldline_adapters::clock::now_ns()
@@ -54,15 +51,6 @@ fn create_with(dir: &Path, air: Vec<SourceFile>, binaries: BTreeMap<Name, Vec<u8
         ingress: ingress(),
     };
     World::create(dir, &air, binaries, options).unwrap()
-}
-
-fn records(world: &World) -> Vec<Record> {
-    world
-        .records(0, 10_000)
-        .unwrap()
-        .into_iter()
-        .map(|(r, _)| r)
-        .collect()
 }
 
 fn state(world: &World, reducer: &str) -> Json {

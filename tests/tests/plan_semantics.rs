@@ -7,20 +7,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 use worldline_adapters::{Host, HostOptions, Quiescence};
 use worldline_kernel::config::WorldConfig;
-use worldline_kernel::record::{EventOrigin, Record, RecordBody};
+use worldline_kernel::record::{EventOrigin, RecordBody};
 use worldline_kernel::world::replay;
 use worldline_kernel::{CreateOptions, Ingress, World};
 use worldline_tests::sources::air_sources;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use worldline_tests::world::{records, repo};
 
 fn ingress() -> Ingress {
     Ingress {
@@ -45,11 +42,6 @@ fn create(dir: &Path, snapshot_every: u64) -> World {
 fn send(world: &mut World, schema: &str, event: Json) {
     let input = world.event_from_json(schema, &event).unwrap();
     world.submit(vec![(input, ingress())], true).unwrap();
-}
-
-fn records(world: &World) -> Vec<Record> {
-    let all = world.records(0, 100_000).unwrap();
-    all.into_iter().map(|(r, _)| r).collect()
 }
 
 /// Every `plan_ended` as `(instance, status, code)`.

@@ -19,14 +19,11 @@ use worldline_adapters::{Host, HostOptions, Quiescence};
 use worldline_air::load::SourceFile;
 use worldline_air::{Hash, Name};
 use worldline_kernel::config::WorldConfig;
-use worldline_kernel::record::{EventOrigin, Record, RecordBody};
+use worldline_kernel::record::{EventOrigin, RecordBody};
 use worldline_kernel::world::replay;
 use worldline_kernel::{CreateOptions, Ingress, World};
 use worldline_tests::sources::air_sources;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use worldline_tests::world::{records, repo};
 
 fn ingress() -> Ingress {
     Ingress {
@@ -83,11 +80,6 @@ fn send(host: &mut Host, schema: &str, event: Json) {
 fn state(world: &World, reducer: &str) -> Json {
     let name = Name::parse(reducer).unwrap();
     world.state(&name, &[]).unwrap().unwrap().to_plain_json()
-}
-
-fn records(world: &World) -> Vec<Record> {
-    let all = world.records(0, 100_000).unwrap();
-    all.into_iter().map(|(r, _)| r).collect()
 }
 
 /// `(status, code)` of every `plan_ended`, in journal order.

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+use worldline_tests::world::repo;
 
 use serde_json::json;
 use worldline_air::Name;
@@ -11,10 +11,6 @@ use worldline_kernel::config::WorldConfig;
 use worldline_kernel::record::RecordBody;
 use worldline_kernel::world::replay;
 use worldline_kernel::{Ingress, World};
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn ingress(n: u64) -> Ingress {
     Ingress {
