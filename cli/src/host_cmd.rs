@@ -99,7 +99,12 @@ pub fn run(dir: &Path, flags: &HostFlags, stop_after_ms: Option<u64>) -> Result<
     let mut show = |note: &HostNote| println!("{}", note_line(note));
     host.run(stop_after_ms.map(Duration::from_millis), &mut show)
         .map_err(adapter(dir))?;
-    let world = host.into_world();
+    let mut world = host.into_world();
+    // A clean shutdown signs the head, so everything this run journaled is in the lineage.
+    let checkpoint = world.checkpoint().map_err(kernel(dir))?;
+    if let Some(seq) = checkpoint {
+        println!("{seq:>6} checkpoint (clean shutdown)");
+    }
     println!(
         "stopped: head seq {}, {} intents still open",
         world.head().seq,

@@ -13,6 +13,7 @@ mod demo;
 mod failure;
 mod files;
 pub mod host_cmd;
+mod lineage_cmd;
 pub mod modules;
 mod render;
 pub mod world_cmd;
@@ -36,6 +37,8 @@ enum Command {
     Air(air_cmd::AirCommand),
     #[command(flatten)]
     World(world_cmd::WorldCommand),
+    #[command(flatten)]
+    Lineage(lineage_cmd::LineageCommand),
 }
 
 /// When set, `world` prints `peak_memory_kib N` on stderr as it exits (used by `world bench`).
@@ -47,6 +50,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Air(command) => air_cmd::run(command),
         Command::World(command) => world_cmd::run(command),
+        Command::Lineage(command) => lineage_cmd::run(command),
     };
     if std::env::var_os(REPORT_PEAK_MEMORY_ENV).is_some()
         && let Some(kib) = bench::peak_rss_kib()

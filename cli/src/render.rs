@@ -80,6 +80,10 @@ pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
             snapshot_hash,
             height,
         } => format!("{snapshot_hash} covers 0..={height}"),
+        RecordBody::Checkpoint(c) => format!(
+            "covers 0..={} state {} signed by the world key",
+            c.height, c.state_root
+        ),
         RecordBody::EffectIntent(i) => format!("{} via {} ({})", i.kind, i.cap, i.intent_hash),
         RecordBody::Admission(a) => format!(
             "{} {} {}",
@@ -164,6 +168,11 @@ pub fn record_json(plane: &ControlPlane, record: &Record, hash: &Hash) -> Json {
             snapshot_hash,
             height,
         } => json!({"snapshot_hash": snapshot_hash.to_string(), "height": height}),
+        RecordBody::Checkpoint(c) => json!({
+            "height": c.height, "head_record_hash": c.head_record_hash.to_string(),
+            "state_root": c.state_root.to_string(), "manifest_hash": c.manifest_hash.to_string(),
+            "prev_checkpoint_hash": c.prev_checkpoint_hash.to_string(), "signature": to_hex(&c.signature),
+        }),
         RecordBody::EffectIntent(i) => json!({
             "intent_hash": i.intent_hash.to_string(), "kind": i.kind, "cap": i.cap,
             "origin": {"kind": match i.origin.kind { OriginKind::Reducer => "reducer", OriginKind::Plan => "plan" },

@@ -248,6 +248,13 @@ pub fn ingress_now() -> Result<Ingress, Failure> {
     Ok(Ingress { now_ns, entropy })
 }
 
+/// A new world key's secret seed, from the OS random source.
+pub fn new_seed() -> Result<[u8; 32], Failure> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| Failure::message(format!("no OS entropy: {e}")))?;
+    Ok(seed)
+}
+
 /// Creates a world; returns it open.
 pub fn create_world(
     dir: &Path,
@@ -259,11 +266,9 @@ pub fn create_world(
     let sources = read_air_dir(&air)?;
     let mut binaries = crate::modules::module_options(module_specs)?;
     crate::modules::build_world_modules(&air, &mut binaries)?;
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| Failure::message(format!("no OS entropy: {e}")))?;
     let options = CreateOptions {
         config,
-        seed,
+        seed: new_seed()?,
         ingress: ingress_now()?,
     };
     World::create(dir, &sources, binaries, options).map_err(kernel(dir))

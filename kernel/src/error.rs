@@ -60,6 +60,14 @@ pub enum KernelError {
     /// A receipt was refused before anything was journaled.
     #[error(transparent)]
     ReceiptRefused(#[from] crate::effects::receipt::Refusal),
+    /// Verification found a break in a lineage (a world or a bundle).
+    #[error("verify failed at {place}: {reason}")]
+    Unverified {
+        /// The first item that fails.
+        place: crate::lineage::verify::Place,
+        /// Why.
+        reason: String,
+    },
     /// Replay produced something other than the journal.
     #[error("replay diverged at seq {seq}: {reason}")]
     Diverged {

@@ -12,6 +12,7 @@ pub mod effects;
 pub mod error;
 pub mod host;
 pub mod identity;
+pub mod lineage;
 pub mod plans;
 pub mod record;
 pub mod store;

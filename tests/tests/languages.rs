@@ -24,7 +24,9 @@ use worldline_kernel::config::WorldConfig;
 use worldline_kernel::host::ReducerHost;
 use worldline_kernel::host::envelope::{ReducerInput, ReducerOutput};
 use worldline_kernel::record::{Record, RecordBody};
-use worldline_kernel::world::replay;
+use worldline_kernel::identity::public_from_did;
+use worldline_kernel::lineage::checkpoint::signature_holds;
+use worldline_kernel::world::{StateMap, replay};
 use worldline_kernel::{CreateOptions, Ingress, World};
 use worldline_tests::sources::air_sources;
 
@@ -138,6 +140,10 @@ fn manifest_with(air: &[SourceFile], wasm: &[u8]) -> Hash {
 /// else can hide behind the replacement. The chain hashes cover the manifest hash, so they
 /// differ too and are not compared; every record's other bytes are (seqs, causes, times,
 /// entropy, event values, failure codes, and the snapshot hashes, which cover the states).
+/// A checkpoint signs the manifest and chain hashes: its signature is checked, then it is
+/// compared by height and state root; a snapshot names the last checkpoint's hash, so it is
+/// compared as the same snapshot without that hash, after checking that re-encoding it with
+/// the hash gives the stored bytes.
 fn normalized_journal(world: &World, wasm: &[u8]) -> (Vec<Vec<u8>>, Vec<String>) {
     let manifest = world.plane().manifest_hash();
     let mut failures = Vec::new();
@@ -161,13 +167,41 @@ fn normalized_journal(world: &World, wasm: &[u8]) -> (Vec<Vec<u8>>, Vec<String>)
                 *module_hash = Hash::ZERO;
                 failures.push(std::mem::take(reason));
             }
-            RecordBody::DomainEvent { .. } | RecordBody::SnapshotPointer { .. } => {}
+            RecordBody::Checkpoint(checkpoint) => {
+                assert_eq!(checkpoint.manifest_hash, manifest, "seq {}", record.seq);
+                let public = public_from_did(world.did()).unwrap();
+                assert!(signature_holds(&public, world.did(), checkpoint));
+                checkpoint.manifest_hash = Hash::ZERO;
+                checkpoint.head_record_hash = Hash::ZERO;
+                checkpoint.prev_checkpoint_hash = Hash::ZERO;
+                checkpoint.signature = Vec::new();
+            }
+            RecordBody::SnapshotPointer { snapshot_hash, .. } => {
+                *snapshot_hash = snapshot_without_checkpoint(world, snapshot_hash);
+            }
+            RecordBody::DomainEvent { .. } => {}
             other => panic!("a {} record in the counter world", other.kind()),
         }
         journal.push(record.encode());
     }
     assert_eq!(journal.len() as u64, world.head().seq + 1);
     (journal, failures)
+}
+
+/// The hash of the snapshot `hash` re-encoded without its last checkpoint's hash (height kept),
+/// once re-encoding it as it is has given back the stored object.
+fn snapshot_without_checkpoint(world: &World, hash: &Hash) -> Hash {
+    let store = world.store();
+    let bytes = store.cas_get(hash).unwrap().unwrap();
+    let snapshot = StateMap::from_snapshot(&bytes, &mut |h| store.cas_get(h)).unwrap();
+    let encode = |checkpoint| {
+        let effects = snapshot.effects.as_ref().unwrap();
+        let plans = snapshot.plans.as_ref();
+        let (height, now) = (snapshot.height, snapshot.logical_now_ns);
+        (snapshot.states.snapshot(height, now, effects, plans, checkpoint).0)
+    };
+    assert_eq!(encode(snapshot.checkpoint), bytes, "a snapshot re-encodes to itself");
+    Hash::of(&encode(snapshot.checkpoint.map(|(height, _)| (height, Hash::ZERO))))
 }
 
 /// Every run against the first (Rust's): states after each event, journal record by record,

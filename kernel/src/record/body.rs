@@ -57,6 +57,9 @@ pub struct ParentWorld {
     pub height: u64,
     /// The parent's head record hash at the fork.
     pub head_hash: Hash,
+    /// The snapshot object (in the fork's CAS) of the parent's states at that height: the
+    /// fork's starting state.
+    pub state_hash: Hash,
 }
 
 /// `genesis`: the first record of every world.

@@ -36,6 +36,7 @@ impl RecordBody {
                     p.text("did", &parent.did);
                     p.uint("height", parent.height);
                     p.hash("head_hash", &parent.head_hash);
+                    p.hash("state_hash", &parent.state_hash);
                     m.map("parent", p);
                 }
             }
@@ -222,6 +223,7 @@ impl RecordBody {
                         did: p.text("did")?.to_owned(),
                         height: p.uint("height")?,
                         head_hash: p.hash("head_hash")?,
+                        state_hash: p.hash("state_hash")?,
                     }),
                 },
             }),

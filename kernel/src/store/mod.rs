@@ -40,6 +40,11 @@ pub enum IndexEntry {
         /// The event's seq.
         seq: u64,
     },
+    /// A checkpoint record.
+    Checkpoint {
+        /// Its seq.
+        seq: u64,
+    },
     /// The record about this intent (intent, decision or receipt).
     Intent {
         /// Intent hash.
@@ -88,6 +93,11 @@ pub trait Store {
     fn cas_get(&self, hash: &Hash) -> Result<Option<Vec<u8>>>;
     /// True if the CAS holds the object.
     fn cas_contains(&self, hash: &Hash) -> Result<bool>;
+    /// Up to `limit` CAS objects in hash order, starting after `after` (from the first when
+    /// `None`), so a caller can walk the whole CAS a page at a time.
+    fn cas_page(&self, after: Option<&Hash>, limit: usize) -> Result<Vec<(Hash, Vec<u8>)>>;
+    /// Every metadata entry whose key starts with `prefix`.
+    fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>>;
     /// A metadata value.
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
     /// Seqs of the records that name `cause` among their causes.
@@ -96,4 +106,6 @@ pub trait Store {
     fn events_of_schema(&self, schema: &str, from: u64, limit: usize) -> Result<Vec<u64>>;
     /// Seqs of the records about an intent.
     fn intent_records(&self, intent: &Hash) -> Result<Vec<u64>>;
+    /// Seqs of the checkpoint records, in order.
+    fn checkpoints(&self) -> Result<Vec<u64>>;
 }

@@ -21,6 +21,7 @@ const TAG_RECORD: u8 = b'r';
 const TAG_CAUSE: u8 = b'c';
 const TAG_SCHEMA: u8 = b's';
 const TAG_INTENT: u8 = b'i';
+const TAG_CHECKPOINT: u8 = b'k';
 
 fn record_key(seq: u64) -> [u8; 9] {
     let mut key = [TAG_RECORD; 9];
@@ -44,6 +45,7 @@ fn index_key(entry: &IndexEntry) -> Vec<u8> {
             (TAG_SCHEMA, [schema.as_bytes(), &[0]].concat(), *seq)
         }
         IndexEntry::Intent { intent, seq } => (TAG_INTENT, intent.as_bytes().to_vec(), *seq),
+        IndexEntry::Checkpoint { seq } => (TAG_CHECKPOINT, Vec::new(), *seq),
     };
     let mut key = Vec::with_capacity(1 + middle.len() + 8);
     key.push(tag);
@@ -253,6 +255,46 @@ impl Store for RedbStore {
         })
     }
 
+    fn cas_page(&self, after: Option<&Hash>, limit: usize) -> Result<Vec<(Hash, Vec<u8>)>> {
+        let limit = limit.min(RECORDS_PAGE_MAX);
+        self.read(|txn| {
+            let cas = txn.open_table(CAS).map_err(storage)?;
+            let range = match after {
+                None => cas.range::<&[u8]>(..),
+                Some(hash) => cas.range::<&[u8]>((
+                    std::ops::Bound::Excluded(hash.as_bytes().as_slice()),
+                    std::ops::Bound::Unbounded,
+                )),
+            }
+            .map_err(storage)?;
+            let mut out = Vec::new();
+            for entry in range.take(limit) {
+                let (key, value) = entry.map_err(storage)?;
+                let hash: [u8; 32] = key
+                    .value()
+                    .try_into()
+                    .map_err(|_| KernelError::Corrupt("a CAS key is not 32 bytes".into()))?;
+                out.push((Hash(hash), value.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
+    fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        self.read(|txn| {
+            let meta = txn.open_table(META).map_err(storage)?;
+            let mut out = Vec::new();
+            for entry in meta.range(prefix..).map_err(storage)? {
+                let (key, value) = entry.map_err(storage)?;
+                if !key.value().starts_with(prefix) {
+                    break;
+                }
+                out.push((key.value().to_owned(), value.value().to_vec()));
+            }
+            Ok(out)
+        })
+    }
+
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         self.read(|txn| {
             let meta = txn.open_table(META).map_err(storage)?;
@@ -279,6 +321,10 @@ impl Store for RedbStore {
                 .take(limit.min(RECORDS_PAGE_MAX))
                 .collect())
         })
+    }
+
+    fn checkpoints(&self) -> Result<Vec<u64>> {
+        self.read(|txn| scan(txn, &[TAG_CHECKPOINT], usize::MAX))
     }
 
     fn intent_records(&self, intent: &Hash) -> Result<Vec<u64>> {

@@ -9,27 +9,17 @@ use worldline_air::{ControlPlane, Hash, Name};
 
 use super::sink::{LiveSink, Sink};
 use super::stepper::Stepper;
+use super::checkpoint::write_key_file;
 use super::{CreateOptions, META_MANIFEST, World, load, world_files};
 use crate::error::{KernelError, Result};
+use crate::effects::EffectsState;
 use crate::host::ReducerHost;
+use crate::plans::PlansState;
+use super::state::StateMap;
+use crate::record::ParentWorld;
 use crate::identity::WorldKey;
 use crate::record::{GenesisBody, Record, RecordBody, Stamp};
 use crate::store::{Head, RedbStore, Store, WorldLock};
-
-fn write_key_file(path: &Path, key: &WorldKey) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| KernelError::io(path, e))?;
-    let hex = worldline_air::cbor::to_hex(&key.seed());
-    file.write_all(format!("ed25519-seed:{hex}\n").as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| KernelError::io(path, e))
-}
 
 impl World {
     /// Creates a world in `dir` from its AIR and module binaries, and writes genesis.
@@ -41,8 +31,7 @@ impl World {
         binaries: BTreeMap<Name, Vec<u8>>,
         options: CreateOptions,
     ) -> Result<World> {
-        let (db_path, key_path, lock_path, world_dir) = world_files(dir);
-        if world_dir.exists() {
+        if world_files(dir).3.exists() {
             return Err(KernelError::NotAWorld {
                 path: dir.display().to_string(),
                 reason: "is already a world (it has a .world folder)".into(),
@@ -74,10 +63,29 @@ impl World {
                 })?;
             host.compile(&name, hash, wasm, entry)?;
         }
+        World::create_from(dir, plane, pending, &options, None)
+    }
+
+    /// Writes a new world into `dir` (which must not be one): genesis over `plane`, with the
+    /// module binaries `pending`, starting from `fork`'s states when it is a fork. Nothing is
+    /// left behind on failure.
+    pub(super) fn create_from(
+        dir: &Path,
+        plane: ControlPlane,
+        pending: BTreeMap<Hash, Vec<u8>>,
+        options: &CreateOptions,
+        fork: Option<ForkStart>,
+    ) -> Result<World> {
+        let (db_path, key_path, lock_path, world_dir) = world_files(dir);
+        if world_dir.exists() {
+            return Err(KernelError::NotAWorld {
+                path: dir.display().to_string(),
+                reason: "is already a world (it has a .world folder)".into(),
+            });
+        }
         std::fs::create_dir_all(&world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
-        let created = World::write_genesis(
-            dir, &db_path, &key_path, &lock_path, plane, pending, &options,
-        );
+        let files = (db_path.as_path(), key_path.as_path(), lock_path.as_path());
+        let created = World::write_genesis(dir, files, plane, pending, options, fork);
         if created.is_err() {
             let _ = std::fs::remove_dir_all(&world_dir);
         }
@@ -86,12 +94,11 @@ impl World {
 
     fn write_genesis(
         dir: &Path,
-        db_path: &Path,
-        key_path: &Path,
-        lock_path: &Path,
+        (db_path, key_path, lock_path): (&Path, &Path, &Path),
         plane: ControlPlane,
         pending: BTreeMap<Hash, Vec<u8>>,
         options: &CreateOptions,
+        fork: Option<ForkStart>,
     ) -> Result<World> {
         let lock = WorldLock::acquire(lock_path)?;
         let mut store = RedbStore::open(db_path)?;
@@ -106,9 +113,26 @@ impl World {
         for (hash, wasm) in pending {
             sink.put_object(hash, wasm);
         }
+        let mut logical_now_ns = options.ingress.now_ns;
+        let mut parent = None;
+        if let Some(fork) = fork {
+            for (hash, object) in fork.objects {
+                sink.put_object(hash, object);
+            }
+            logical_now_ns = logical_now_ns.max(fork.logical_now_ns);
+            stepper.restore(
+                fork.states,
+                EffectsState::default(),
+                PlansState::default(),
+                0,
+                logical_now_ns,
+                None,
+            );
+            parent = Some(fork.parent);
+        }
         let stamp = Stamp {
             now_ns: options.ingress.now_ns,
-            logical_now_ns: options.ingress.now_ns,
+            logical_now_ns,
             entropy: options.ingress.entropy,
             manifest_hash,
         };
@@ -116,7 +140,7 @@ impl World {
             did: key.did(),
             manifest_hash,
             config: options.config,
-            parent: None,
+            parent,
         };
         stepper.process(
             Record {
@@ -142,6 +166,7 @@ impl World {
             _lock: lock,
             stepper,
             did: key.did(),
+            key: Some(key),
             head: Head {
                 seq: 0,
                 hash: head_hash,
@@ -150,4 +175,17 @@ impl World {
             dispatch_ready: Vec::new(),
         })
     }
+}
+
+/// What a fork starts from: its parent, the parent's states at the fork, and the objects they
+/// need (the state blobs and the snapshot object the genesis names).
+pub(super) struct ForkStart {
+    /// The parent, as genesis names it.
+    pub parent: ParentWorld,
+    /// The parent's states at the fork.
+    pub states: StateMap,
+    /// The parent's logical time at the fork.
+    pub logical_now_ns: u64,
+    /// Objects to store with genesis.
+    pub objects: Vec<(Hash, Vec<u8>)>,
 }

@@ -13,7 +13,7 @@ use crate::host::ReducerHost;
 use crate::store::{Batch, Store};
 
 /// Metadata key prefix mapping a compiled artifact's cache key to its CAS hash.
-const META_ARTIFACT: &str = "artifact/";
+pub(crate) const META_ARTIFACT: &str = "artifact/";
 
 /// Puts the manifest and every world definition of `plane` into the CAS.
 pub fn store_plane(plane: &ControlPlane, sink: &mut dyn Sink) -> Result<()> {

@@ -4,8 +4,11 @@
 //! world's Ed25519 seed, mode 0600), `<dir>/.world/lock` (held by the one process that has the
 //! world open).
 
+mod checkpoint;
 mod create;
 mod effects;
+mod fork;
+mod import;
 mod load;
 mod replay;
 mod sink;
@@ -18,6 +21,9 @@ use std::path::{Path, PathBuf};
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 pub use effects::DispatchIntent;
+pub use fork::ForkReport;
+pub(crate) use import::WorldWriter;
+pub(crate) use load::META_ARTIFACT;
 pub use replay::{ReplayReport, replay};
 pub use state::{StateMap, leaf_hash, merkle_root};
 
@@ -25,9 +31,11 @@ use crate::config::WorldConfig;
 use crate::effects::EffectsState;
 use crate::error::{KernelError, Result};
 use crate::host::ReducerHost;
+use crate::identity::WorldKey;
 use crate::plans::PlansState;
-use crate::record::{EventOrigin, Record, RecordBody, Stamp};
+use crate::record::{EventOrigin, GenesisBody, Record, RecordBody, Stamp};
 use crate::store::{Head, RedbStore, Store, WorldLock};
+use checkpoint::read_key_file;
 use sink::{LiveSink, Sink, VerifySink};
 use stepper::Stepper;
 
@@ -75,6 +83,8 @@ pub struct World {
     _lock: WorldLock,
     stepper: Stepper,
     did: String,
+    /// The world key, when this host has it (an imported world may travel without it).
+    key: Option<WorldKey>,
     head: Head,
     /// Admitted intents whose batch is not yet durable.
     dispatch_pending: Vec<Hash>,
@@ -82,7 +92,7 @@ pub struct World {
     dispatch_ready: Vec<Hash>,
 }
 
-fn world_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+pub(crate) fn world_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
     let world = dir.join(WORLD_DIR);
     (
         world.join("world.redb"),
@@ -97,18 +107,24 @@ pub fn is_world(dir: &Path) -> bool {
     world_files(dir).0.is_file()
 }
 
+/// The world's store alone, under its lock: for reading a world without running it (verify).
+pub(crate) fn open_store(dir: &Path) -> Result<(WorldLock, RedbStore)> {
+    let (db_path, _, lock_path, _) = world_files(dir);
+    if !db_path.is_file() {
+        return Err(KernelError::NotAWorld {
+            path: dir.display().to_string(),
+            reason: "is not a world (no .world/world.redb; create one with `world new`)".into(),
+        });
+    }
+    let lock = WorldLock::acquire(&lock_path)?;
+    let store = RedbStore::open(&db_path)?;
+    Ok((lock, store))
+}
+
 impl World {
     /// Opens a world: the newest snapshot, then the records after it verified by re-running them.
     pub fn open(dir: &Path) -> Result<World> {
-        let (db_path, _, lock_path, _) = world_files(dir);
-        if !db_path.is_file() {
-            return Err(KernelError::NotAWorld {
-                path: dir.display().to_string(),
-                reason: "is not a world (no .world/world.redb; create one with `world new`)".into(),
-            });
-        }
-        let lock = WorldLock::acquire(&lock_path)?;
-        let mut store = RedbStore::open(&db_path)?;
+        let (lock, mut store) = open_store(dir)?;
         let head = store
             .head()?
             .ok_or_else(|| KernelError::Corrupt("the journal is empty".into()))?;
@@ -131,53 +147,17 @@ impl World {
         // Start from the newest snapshot (or genesis) and re-run the tail, checking each record.
         let start = match meta_u64(&store, META_SNAPSHOT)? {
             Some(pointer_seq) => {
-                let pointer = Record::decode(&store.record(pointer_seq)?.ok_or_else(|| {
-                    KernelError::Corrupt("the snapshot pointer record is missing".into())
-                })?)?;
-                let RecordBody::SnapshotPointer {
-                    snapshot_hash,
-                    height,
-                } = pointer.body
-                else {
-                    return Err(KernelError::Corrupt(format!(
-                        "record {pointer_seq} is not a snapshot pointer"
-                    )));
-                };
-                let object = store.cas_get(&snapshot_hash)?.ok_or_else(|| {
-                    KernelError::Corrupt(format!("snapshot {snapshot_hash} is missing"))
-                })?;
-                if Hash::of(&object) != snapshot_hash {
-                    return Err(KernelError::Corrupt(format!(
-                        "snapshot {snapshot_hash} does not match its hash"
-                    )));
-                }
-                let snapshot = StateMap::from_snapshot(&object, &mut |h| store.cas_get(h))?;
-                let effects = match &snapshot.effects {
-                    None => EffectsState::default(),
-                    Some(item) => EffectsState::from_snapshot(item, &mut |seq| {
-                        store.record(seq)?.map(|b| Record::decode(&b)).transpose()
-                    })?,
-                };
-                let plans = match &snapshot.plans {
-                    None => PlansState::default(),
-                    Some(item) => PlansState::from_snapshot(item)?,
-                };
-                stepper.restore(
-                    snapshot.states,
-                    effects,
-                    plans,
-                    height,
-                    snapshot.logical_now_ns,
-                );
+                restore_from_pointer(&store, &mut stepper, pointer_seq)?;
                 pointer_seq + 1
             }
             None => {
                 stepper.restore(
-                    StateMap::default(),
+                    fork::initial_states(&store, genesis_body)?,
                     EffectsState::default(),
                     PlansState::default(),
                     0,
                     genesis_stamp_ns,
+                    None,
                 );
                 1
             }
@@ -186,8 +166,9 @@ impl World {
             .record_hash(start - 1)?
             .ok_or_else(|| KernelError::Corrupt(format!("record {} has no hash", start - 1)))?;
         let mut verify = VerifySink::new(&store, start, prev);
-        replay::run_tail(&mut stepper, &mut verify, head.seq)?;
         let did = genesis_body.did.clone();
+        replay::run_tail(&mut stepper, &mut verify, head.seq, &did)?;
+        let key = read_key_file(&world_files(dir).1, &did)?;
         drop(verify);
         stepper.take_admitted();
         // Every intent still open after a restart goes out again (at least once, same key).
@@ -203,6 +184,7 @@ impl World {
             _lock: lock,
             stepper,
             did,
+            key,
             head,
             dispatch_pending: Vec::new(),
             dispatch_ready,
@@ -222,6 +204,18 @@ impl World {
     /// The world's DID.
     pub fn did(&self) -> &str {
         &self.did
+    }
+
+    /// The genesis record's body (the DID, the first manifest, the settings, the parent).
+    pub fn genesis(&self) -> Result<GenesisBody> {
+        let bytes = self
+            .store
+            .record(0)?
+            .ok_or_else(|| KernelError::Corrupt("no genesis record".into()))?;
+        match Record::decode(&bytes)?.body {
+            RecordBody::Genesis(genesis) => Ok(genesis),
+            _ => Err(KernelError::Corrupt("record 0 is not genesis".into())),
+        }
     }
 
     /// The journal's last record.
@@ -293,7 +287,10 @@ impl World {
             sink.put_object(Hash::of(&object), object);
         }
         self.stepper.begin();
-        let processed = self.process_all(inputs, &mut sink);
+        let processed = self.process_all(inputs, &mut sink).and_then(|appended| {
+            self.checkpoint_if_due(&mut sink)?;
+            Ok(appended)
+        });
         let outcome = processed.and_then(|appended| {
             let batch = std::mem::take(&mut sink.batch);
             self.store.commit(batch, durable).map(|()| appended)
@@ -397,6 +394,54 @@ impl World {
     pub fn store(&self) -> &dyn Store {
         &self.store
     }
+}
+
+/// Restores `stepper` from the snapshot the pointer record at `pointer_seq` names.
+pub(crate) fn restore_from_pointer(
+    store: &dyn Store,
+    stepper: &mut Stepper,
+    pointer_seq: u64,
+) -> Result<()> {
+    let pointer = Record::decode(&store.record(pointer_seq)?.ok_or_else(|| {
+        KernelError::Corrupt("the snapshot pointer record is missing".into())
+    })?)?;
+    let RecordBody::SnapshotPointer {
+        snapshot_hash,
+        height,
+    } = pointer.body
+    else {
+        return Err(KernelError::Corrupt(format!(
+            "record {pointer_seq} is not a snapshot pointer"
+        )));
+    };
+    let object = store.cas_get(&snapshot_hash)?.ok_or_else(|| {
+        KernelError::Corrupt(format!("snapshot {snapshot_hash} is missing"))
+    })?;
+    if Hash::of(&object) != snapshot_hash {
+        return Err(KernelError::Corrupt(format!(
+            "snapshot {snapshot_hash} does not match its hash"
+        )));
+    }
+    let snapshot = StateMap::from_snapshot(&object, &mut |h| store.cas_get(h))?;
+    let effects = match &snapshot.effects {
+        None => EffectsState::default(),
+        Some(item) => EffectsState::from_snapshot(item, &mut |seq| {
+            store.record(seq)?.map(|b| Record::decode(&b)).transpose()
+        })?,
+    };
+    let plans = match &snapshot.plans {
+        None => PlansState::default(),
+        Some(item) => PlansState::from_snapshot(item)?,
+    };
+    stepper.restore(
+        snapshot.states,
+        effects,
+        plans,
+        height,
+        snapshot.logical_now_ns,
+        snapshot.checkpoint,
+    );
+    Ok(())
 }
 
 fn meta_u64(store: &dyn Store, key: &str) -> Result<Option<u64>> {

@@ -8,7 +8,9 @@ use worldline_air::Hash;
 use super::sink::{Sink, VerifySink};
 use super::stepper::Stepper;
 use super::{World, load};
+use crate::effects::EffectsState;
 use crate::error::{KernelError, Result};
+use crate::plans::PlansState;
 use crate::host::ReducerHost;
 use crate::record::{Record, RecordBody};
 use crate::store::Store;
@@ -25,11 +27,13 @@ pub struct ReplayReport {
 }
 
 /// Re-runs the inputs from the verify sink's position to `head_seq`; every record the stepper
-/// produces must equal the journal's, byte for byte. Returns the number of inputs re-run.
+/// produces must equal the journal's, byte for byte, and every checkpoint must be what the
+/// world `did` had signed at its place. Returns the number of inputs re-run.
 pub(super) fn run_tail(
     stepper: &mut Stepper,
     verify: &mut VerifySink<'_>,
     head_seq: u64,
+    did: &str,
 ) -> Result<u64> {
     let mut inputs = 0;
     while verify.next_seq() <= head_seq {
@@ -40,6 +44,10 @@ pub(super) fn run_tail(
                 reason: "the journal ends early".into(),
             });
         };
+        if matches!(record.body, RecordBody::Checkpoint(_)) {
+            stepper.accept_checkpoint(record, did, verify)?;
+            continue;
+        }
         if !record.is_input() {
             let reason = format!(
                 "the journal has a {} record here, but nothing before it produced one",
@@ -64,7 +72,7 @@ pub fn replay(dir: &Path) -> Result<ReplayReport> {
             .record(0)?
             .ok_or_else(|| KernelError::Corrupt("no genesis record".into()))?,
     )?;
-    let RecordBody::Genesis(genesis_body) = genesis.body else {
+    let RecordBody::Genesis(genesis_body) = &genesis.body else {
         return Err(KernelError::Corrupt("record 0 is not genesis".into()));
     };
     let plane = load::plane_from_store(store, &genesis_body.manifest_hash)?;
@@ -72,8 +80,17 @@ pub fn replay(dir: &Path) -> Result<ReplayReport> {
     // Artifacts compiled here are not kept: replay writes nothing.
     load::load_modules(&mut host, &plane, store, &BTreeMap::new())?;
     let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
+    // A fork starts from its parent's states (named by genesis); any other world from none.
+    stepper.restore(
+        super::fork::initial_states(store, genesis_body)?,
+        EffectsState::default(),
+        PlansState::default(),
+        0,
+        0,
+        None,
+    );
     let mut verify = VerifySink::new(store, 0, Hash::ZERO);
-    let inputs = run_tail(&mut stepper, &mut verify, world.head().seq)?;
+    let inputs = run_tail(&mut stepper, &mut verify, world.head().seq, &genesis_body.did)?;
     let state_root = stepper.states().root();
     if state_root != live_root {
         let reason = format!(

@@ -18,6 +18,8 @@ pub trait Sink {
     fn append(&mut self, record: Record) -> Result<u64>;
     /// Stores a content-addressed object.
     fn put_object(&mut self, hash: Hash, bytes: Vec<u8>);
+    /// The chain hash of the last record appended (or of the record before the first).
+    fn prev_hash(&self) -> Hash;
     /// Records that the latest snapshot pointer is at `seq`.
     fn snapshot_at(&mut self, seq: u64);
     /// An object of the input being processed (a receipt's response body): live, it is in the
@@ -41,11 +43,6 @@ impl LiveSink {
             prev_hash,
             batch: Batch::default(),
         }
-    }
-
-    /// The hash of the last record appended (or of the head before).
-    pub fn prev_hash(&self) -> Hash {
-        self.prev_hash
     }
 }
 
@@ -76,6 +73,7 @@ pub fn index_entries(record: &Record) -> Vec<IndexEntry> {
             intent: r.intent_hash,
             seq: record.seq,
         }),
+        RecordBody::Checkpoint(_) => entries.push(IndexEntry::Checkpoint { seq: record.seq }),
         _ => {}
     }
     entries
@@ -84,6 +82,10 @@ pub fn index_entries(record: &Record) -> Vec<IndexEntry> {
 impl Sink for LiveSink {
     fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    fn prev_hash(&self) -> Hash {
+        self.prev_hash
     }
 
     fn append(&mut self, mut record: Record) -> Result<u64> {
@@ -164,6 +166,10 @@ impl<'s> VerifySink<'s> {
 impl Sink for VerifySink<'_> {
     fn next_seq(&self) -> u64 {
         self.next_seq
+    }
+
+    fn prev_hash(&self) -> Hash {
+        self.prev_hash
     }
 
     fn append(&mut self, mut record: Record) -> Result<u64> {

@@ -75,14 +75,17 @@ impl StateMap {
     }
 
     /// The snapshot object: `{height, logical_now_ns, states: [[reducer, key, state_hash]…],
-    /// effects, plans?}`, plus the state blobs it references (to be stored in the CAS by their
-    /// hashes). `plans` is written only when some plan instance is alive.
+    /// effects, plans?, checkpoint?}`, plus the state blobs it references (to be stored in the
+    /// CAS by their hashes). `plans` is written only when some plan instance is alive,
+    /// `checkpoint` (`[height, hash]` of the last checkpoint) only once there is one, so the
+    /// snapshots of older worlds keep their bytes.
     pub fn snapshot(
         &self,
         height: u64,
         logical_now_ns: u64,
         effects: &Cbor,
         plans: Option<&Cbor>,
+        checkpoint: Option<(u64, Hash)>,
     ) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
         let mut entries = Vec::with_capacity(self.states.len());
         let mut blobs = Vec::with_capacity(self.states.len());
@@ -111,6 +114,13 @@ impl StateMap {
             // Instances by id, their value maps keyed by distinct names: no duplicate key.
             let _ = plans.write_canonical(&mut plans_bytes);
             map.raw("plans", plans_bytes);
+        }
+        if let Some((checkpoint_height, checkpoint_hash)) = checkpoint {
+            let mut entry = Vec::with_capacity(45);
+            cbor::write_array_head(&mut entry, 2);
+            cbor::write_uint(&mut entry, checkpoint_height);
+            cbor::write_bytes(&mut entry, checkpoint_hash.as_bytes());
+            map.raw("checkpoint", entry);
         }
         (map.finish_tagged(), blobs)
     }
@@ -163,12 +173,21 @@ impl StateMap {
             }
             states.insert((reducer, key.clone()), state);
         }
+        let checkpoint = match map.get("checkpoint") {
+            None => None,
+            Some(Cbor::Array(parts)) => match parts.as_slice() {
+                [Cbor::Unsigned(height), Cbor::Bytes(hash)] => Some((*height, Hash(hash_bytes(hash)?))),
+                _ => return Err(KernelError::Corrupt("snapshot: a malformed `checkpoint`".into())),
+            },
+            Some(_) => return Err(KernelError::Corrupt("snapshot: `checkpoint` is not an array".into())),
+        };
         Ok(Snapshot {
             height,
             logical_now_ns,
             states: StateMap { states },
             effects: map.get("effects").cloned(),
             plans: map.get("plans").cloned(),
+            checkpoint,
         })
     }
 }
@@ -185,6 +204,8 @@ pub struct Snapshot {
     pub effects: Option<Cbor>,
     /// Live plan instances (`PlansState::to_snapshot`), if any.
     pub plans: Option<Cbor>,
+    /// Height and hash of the last checkpoint at that seq, if any.
+    pub checkpoint: Option<(u64, Hash)>,
 }
 
 fn hash_bytes(bytes: &[u8]) -> Result<[u8; 32]> {
@@ -253,7 +274,7 @@ mod tests {
             states.set(&name("demo/Cells@1"), &[0x61, i], Some(vec![i; 3]));
         }
         let effects = Cbor::Map(vec![(Cbor::Text("open".into()), Cbor::Array(vec![]))]);
-        let (bytes, blobs) = states.snapshot(42, 7, &effects, None);
+        let (bytes, blobs) = states.snapshot(42, 7, &effects, None, None);
         let blobs: BTreeMap<Hash, Vec<u8>> = blobs.into_iter().collect();
         let back = StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
         assert_eq!((back.height, back.logical_now_ns), (42, 7));

@@ -6,6 +6,7 @@
 
 mod check;
 mod effects;
+mod lineage;
 mod plans;
 mod routes;
 
@@ -52,6 +53,8 @@ struct Undo {
     logical_now_ns: u64,
     snapshot_height: u64,
     dirty: BTreeSet<StateKey>,
+    /// The last checkpoint before the batch, saved the first time the batch changes it.
+    last_checkpoint: Option<Option<(u64, Hash)>>,
 }
 
 /// Events waiting to be delivered to their reducers: `(seq, schema, value)`.
@@ -68,6 +71,8 @@ pub struct Stepper {
     logical_now_ns: u64,
     snapshot_height: u64,
     dirty: BTreeSet<StateKey>,
+    /// Height and hash of the last checkpoint.
+    last_checkpoint: Option<(u64, Hash)>,
     routes: Routes,
     /// The manifest's plans, shared with running instances.
     plan_defs: BTreeMap<Name, Rc<DefPlan>>,
@@ -111,6 +116,7 @@ impl Stepper {
             logical_now_ns: 0,
             snapshot_height: 0,
             dirty: BTreeSet::new(),
+            last_checkpoint: None,
             routes,
             pure_modules,
             admitted: Vec::new(),
@@ -126,6 +132,11 @@ impl Stepper {
     /// All states.
     pub fn states(&self) -> &StateMap {
         &self.states
+    }
+
+    /// Settings fixed at genesis.
+    pub fn config(&self) -> &WorldConfig {
+        &self.config
     }
 
     /// Open work and adapter keys.
@@ -156,7 +167,9 @@ impl Stepper {
         plans: PlansState,
         snapshot_height: u64,
         logical_now_ns: u64,
+        last_checkpoint: Option<(u64, Hash)>,
     ) {
+        self.last_checkpoint = last_checkpoint;
         self.states = states;
         self.effects = effects;
         self.plans = plans;
@@ -175,6 +188,7 @@ impl Stepper {
             logical_now_ns: self.logical_now_ns,
             snapshot_height: self.snapshot_height,
             dirty: self.dirty.clone(),
+            last_checkpoint: None,
         });
     }
 
@@ -211,6 +225,9 @@ impl Stepper {
         self.logical_now_ns = undo.logical_now_ns;
         self.snapshot_height = undo.snapshot_height;
         self.dirty = undo.dirty;
+        if let Some(last_checkpoint) = undo.last_checkpoint {
+            self.last_checkpoint = last_checkpoint;
+        }
         self.admitted.clear();
     }
 
@@ -451,7 +468,13 @@ impl Stepper {
         let plans = self.plans.to_snapshot()?;
         let (bytes, blobs) =
             self.states
-                .snapshot(height, self.logical_now_ns, &effects, plans.as_ref());
+                .snapshot(
+                height,
+                self.logical_now_ns,
+                &effects,
+                plans.as_ref(),
+                self.last_checkpoint,
+            );
         let dirty_hashes: BTreeSet<Hash> = self
             .dirty
             .iter()

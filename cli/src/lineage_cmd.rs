@@ -1,0 +1,453 @@
+//! `world verify | inspect | fork | export | import`: a world's identity and lineage.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value as Json, json};
+use worldline_kernel::lineage::bundle::{self, BundleHeader, Progress};
+use worldline_kernel::lineage::inspect::inspect_world;
+use worldline_kernel::lineage::verify::{Place, VerifyReport, verify_world};
+use worldline_kernel::{CreateOptions, KernelError, World};
+
+use crate::failure::Failure;
+use crate::world_cmd::{ingress_now, kernel, new_seed};
+
+/// Commands on a world's identity and lineage.
+#[derive(Subcommand)]
+pub enum LineageCommand {
+    /// Check a world or bundle end to end: the record hash chain from genesis, every
+    /// checkpoint's link and signature, every receipt's signature, every signed approval, every
+    /// CAS object against its hash, and the DID.
+    ///
+    /// Example: world verify /tmp/counter --did did:key:z6Mk…
+    Verify {
+        /// A world directory or a bundle file.
+        target: PathBuf,
+        /// The DID the world must have.
+        #[arg(long)]
+        did: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe a world or bundle: DID, height, head, manifest, checkpoints, parent, sizes.
+    ///
+    /// Example: world inspect /tmp/counter
+    Inspect {
+        /// A world directory or a bundle file.
+        target: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fork a world: a new world with its own DID, starting from the parent's states at --at
+    /// (default: the head); its genesis names the parent. Open intents and plan instances stay
+    /// with the parent.
+    ///
+    /// Example: world fork /tmp/counter /tmp/counter-b --at 120
+    Fork {
+        /// The parent world.
+        dir: PathBuf,
+        /// Where to create the fork.
+        new_dir: PathBuf,
+        /// Fork after this seq (it must end an input's records).
+        #[arg(long)]
+        at: Option<u64>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a world to one bundle file (checkpointed at its head first when this host holds
+    /// the key). The key goes in only with --with-key.
+    ///
+    /// Example: world export /tmp/counter counter.bundle
+    Export {
+        /// The world.
+        dir: PathBuf,
+        /// The bundle file to write (must not exist).
+        file: PathBuf,
+        /// Include the world's private key, so the importer can sign checkpoints.
+        #[arg(long)]
+        with_key: bool,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a world from a bundle: everything is verified before anything is written; the
+    /// world continues with the same DID.
+    ///
+    /// Example: world import counter.bundle /tmp/counter-b
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+        /// Where to create the world.
+        dir: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a lineage command.
+pub fn run(command: LineageCommand) -> Result<(), Failure> {
+    match command {
+        LineageCommand::Verify { target, did, json } => verify(&target, did.as_deref(), json),
+        LineageCommand::Inspect { target, json } => inspect(&target, json),
+        LineageCommand::Fork {
+            dir,
+            new_dir,
+            at,
+            json,
+        } => fork(&dir, &new_dir, at, json),
+        LineageCommand::Export {
+            dir,
+            file,
+            with_key,
+            json,
+        } => export(&dir, &file, with_key, json),
+        LineageCommand::Import { file, dir, json } => import(&file, &dir, json),
+    }
+}
+
+/// A progress bar on a terminal; hidden otherwise (pipes, tests, CI logs).
+fn progress_bar(what: &'static str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} records {binary_bytes}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what);
+    bar
+}
+
+fn on_progress(bar: &ProgressBar) -> impl FnMut(Progress) + '_ {
+    move |p| {
+        bar.set_length(p.records_total);
+        bar.set_position(p.records);
+        if p.pass == 2 {
+            bar.set_message("writing");
+        }
+    }
+}
+
+fn open_bundle(file: &Path) -> Result<Box<dyn Read>, KernelError> {
+    let handle = File::open(file).map_err(|e| KernelError::io(file, e))?;
+    Ok(Box::new(BufReader::with_capacity(1 << 20, handle)))
+}
+
+/// Errors of a bundle file, naming it.
+fn bundle_error(file: &Path) -> impl Fn(KernelError) -> Failure + '_ {
+    move |error| match error {
+        error @ KernelError::Io { .. } => Failure::message(error.to_string()),
+        other => Failure::message(format!("{}: {other}", file.display())),
+    }
+}
+
+fn verify(target: &Path, did: Option<&str>, as_json: bool) -> Result<(), Failure> {
+    let bar = progress_bar("verifying");
+    let result = if target.is_file() {
+        let mut input = open_bundle(target).map_err(bundle_error(target))?;
+        let mut progress = on_progress(&bar);
+        bundle::verify_bundle(&mut input, did, &mut progress).map(|report| report.verify)
+    } else {
+        verify_world(target, did, &mut |records| bar.set_position(records))
+    };
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => {
+            print_verified(target, &report, as_json);
+            Ok(())
+        }
+        Err(KernelError::Unverified { place, reason }) => {
+            let seq = match place {
+                Place::Record(seq) => Some(seq),
+                _ => None,
+            };
+            if as_json {
+                println!(
+                    "{}",
+                    json!({"ok": false, "target": target.display().to_string(), "at": place.to_string(), "seq": seq, "reason": reason})
+                );
+                return Err(Failure::Reported);
+            }
+            Err(Failure::message(format!(
+                "{}: verify failed at {place}: {reason}",
+                target.display()
+            )))
+        }
+        Err(other) if target.is_file() => Err(bundle_error(target)(other)),
+        Err(other) => Err(kernel(target)(other)),
+    }
+}
+
+fn print_verified(target: &Path, report: &VerifyReport, as_json: bool) {
+    let checkpoint = report
+        .last_checkpoint
+        .map(|(height, hash)| json!({"height": height, "hash": hash.to_string()}));
+    if as_json {
+        println!(
+            "{}",
+            json!({"ok": true, "target": target.display().to_string(), "did": report.did,
+                "records": report.records, "head": {"seq": report.head.seq, "hash": report.head.hash.to_string()},
+                "checkpoints": report.checkpoints, "last_checkpoint": checkpoint,
+                "receipts": report.receipts, "approvals": report.approvals, "objects": report.objects,
+                "manifest_hash": report.manifest_hash.to_string(), "parent": report.parent.as_ref().map(parent_json)})
+        );
+        return;
+    }
+    println!("verify ok: {}", target.display());
+    println!("did          {}", report.did);
+    println!(
+        "records      {} (head seq {} {})",
+        report.records, report.head.seq, report.head.hash
+    );
+    match report.last_checkpoint {
+        Some((height, hash)) => println!(
+            "checkpoints  {} signed (last covers seq {height}, {hash})",
+            report.checkpoints
+        ),
+        None => println!("checkpoints  none"),
+    }
+    println!("receipts     {} signatures checked", report.receipts);
+    println!("approvals    {} signatures checked", report.approvals);
+    println!("objects      {} hashes checked", report.objects);
+    if let Some(parent) = &report.parent {
+        println!(
+            "parent       {} at seq {} {}",
+            parent.did, parent.height, parent.head_hash
+        );
+    }
+}
+
+fn parent_json(parent: &worldline_kernel::record::ParentWorld) -> Json {
+    json!({"did": parent.did, "height": parent.height, "head_hash": parent.head_hash.to_string(), "state_hash": parent.state_hash.to_string()})
+}
+
+fn inspect(target: &Path, as_json: bool) -> Result<(), Failure> {
+    if target.is_file() {
+        return inspect_bundle(target, as_json);
+    }
+    let info = inspect_world(target).map_err(kernel(target))?;
+    let checkpoints: Vec<Json> = info
+        .checkpoints
+        .iter()
+        .map(|c| json!({"seq": c.seq, "height": c.height, "hash": c.hash.to_string()}))
+        .collect();
+    if as_json {
+        println!(
+            "{}",
+            json!({"world": target.display().to_string(), "did": info.did, "height": info.head.seq,
+                "head_hash": info.head.hash.to_string(), "manifest_hash": info.manifest_hash.to_string(),
+                "checkpoints": checkpoints, "parent": info.parent.as_ref().map(parent_json),
+                "has_key": info.has_key, "store_bytes": info.store_bytes,
+                "snapshot_every": info.config.snapshot_every})
+        );
+        return Ok(());
+    }
+    println!("world        {}", target.display());
+    println!("did          {}", info.did);
+    println!("height       {} (head {})", info.head.seq, info.head.hash);
+    println!("manifest     {}", info.manifest_hash);
+    match info.checkpoints.last() {
+        Some(last) => println!(
+            "checkpoints  {} (last: seq {} covering seq {}, {})",
+            info.checkpoints.len(),
+            last.seq,
+            last.height,
+            last.hash
+        ),
+        None => println!("checkpoints  none"),
+    }
+    match &info.parent {
+        Some(p) => println!("parent       {} at seq {} {}", p.did, p.height, p.head_hash),
+        None => println!("parent       none"),
+    }
+    let key = if info.has_key {
+        "held (this host signs checkpoints)"
+    } else {
+        "not held (this host cannot sign checkpoints)"
+    };
+    println!("key          {key}");
+    println!("store        {} bytes", info.store_bytes);
+    Ok(())
+}
+
+fn inspect_bundle(file: &Path, as_json: bool) -> Result<(), Failure> {
+    let size_bytes = std::fs::metadata(file)
+        .map_err(|e| Failure::message(format!("{}: {e}", file.display())))?
+        .len();
+    let mut input = open_bundle(file).map_err(bundle_error(file))?;
+    let header: BundleHeader = bundle::read_header(&mut input).map_err(bundle_error(file))?;
+    let checkpoint = header
+        .last_checkpoint
+        .map(|(height, hash)| json!({"height": height, "hash": hash.to_string()}));
+    if as_json {
+        println!(
+            "{}",
+            json!({"bundle": file.display().to_string(), "verified": false, "did": header.did,
+                "height": header.height, "head_hash": header.head_hash.to_string(),
+                "manifest_hash": header.manifest_hash.to_string(), "last_checkpoint": checkpoint,
+                "parent": header.parent.as_ref().map(parent_json), "with_key": header.with_key,
+                "size_bytes": size_bytes})
+        );
+        return Ok(());
+    }
+    println!(
+        "bundle       {} (header only; `world verify` checks it)",
+        file.display()
+    );
+    println!("did          {}", header.did);
+    println!("height       {} (head {})", header.height, header.head_hash);
+    println!("manifest     {}", header.manifest_hash);
+    match header.last_checkpoint {
+        Some((height, hash)) => println!("checkpoint   covers seq {height}, {hash}"),
+        None => println!("checkpoint   none"),
+    }
+    match &header.parent {
+        Some(p) => println!("parent       {} at seq {} {}", p.did, p.height, p.head_hash),
+        None => println!("parent       none"),
+    }
+    let key = if header.with_key { "included" } else { "not included" };
+    println!("key          {key}");
+    println!("size         {size_bytes} bytes");
+    Ok(())
+}
+
+fn fork(dir: &Path, new_dir: &Path, at: Option<u64>, as_json: bool) -> Result<(), Failure> {
+    let parent = World::open(dir).map_err(kernel(dir))?;
+    let options = CreateOptions {
+        config: Default::default(),
+        seed: new_seed()?,
+        ingress: ingress_now()?,
+    };
+    let (child, report) = parent
+        .fork(new_dir, at, &options)
+        .map_err(kernel(new_dir))?;
+    if as_json {
+        println!(
+            "{}",
+            json!({"dir": new_dir.display().to_string(), "did": child.did(), "parent": parent_json(&report.parent),
+                "states": report.states, "open_intents_left": report.open_intents_left,
+                "plan_instances_left": report.plan_instances_left})
+        );
+        return Ok(());
+    }
+    println!(
+        "forked {} at seq {} into {}",
+        dir.display(),
+        report.parent.height,
+        new_dir.display()
+    );
+    println!("did      {}", child.did());
+    println!(
+        "parent   {} at seq {} {}",
+        report.parent.did, report.parent.height, report.parent.head_hash
+    );
+    println!("states   {} carried over", report.states);
+    if report.open_intents_left + report.plan_instances_left > 0 {
+        println!(
+            "left     {} open intents and {} plan instances stay with the parent",
+            report.open_intents_left, report.plan_instances_left
+        );
+    }
+    Ok(())
+}
+
+fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), Failure> {
+    let mut world = World::open(dir).map_err(kernel(dir))?;
+    let handle = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .map_err(|e| Failure::message(format!("{}: {e}", file.display())))?;
+    let mut out = BufWriter::with_capacity(1 << 20, handle);
+    let bar = progress_bar("exporting");
+    let result = bundle::export(&mut world, &mut out, with_key, &mut on_progress(&bar));
+    bar.finish_and_clear();
+    let report = match result.and_then(|report| {
+        out.into_inner()
+            .map_err(|e| KernelError::io(file, e.into_error()))?
+            .sync_all()
+            .map_err(|e| KernelError::io(file, e))?;
+        Ok(report)
+    }) {
+        Ok(report) => report,
+        Err(error) => {
+            // A half-written bundle is worthless and misleading: remove it.
+            let _ = std::fs::remove_file(file);
+            return Err(kernel(dir)(error));
+        }
+    };
+    if as_json {
+        println!(
+            "{}",
+            json!({"file": file.display().to_string(), "did": report.header.did, "records": report.records,
+                "objects": report.objects, "bytes": report.bytes, "with_key": with_key,
+                "head": {"seq": report.header.height, "hash": report.header.head_hash.to_string()},
+                "checkpoint_seq": report.checkpoint_seq})
+        );
+        return Ok(());
+    }
+    println!(
+        "exported {} to {}: {} records, {} objects, {} bytes",
+        dir.display(),
+        file.display(),
+        report.records,
+        report.objects,
+        report.bytes
+    );
+    println!("did      {}", report.header.did);
+    println!(
+        "head     seq {} {}",
+        report.header.height, report.header.head_hash
+    );
+    match report.checkpoint_seq {
+        Some(seq) => println!("signed   checkpoint at seq {seq} covers the whole journal"),
+        None if world.can_sign() => println!("signed   the head was already a checkpoint"),
+        None => println!("signed   no: this host does not hold the world key"),
+    }
+    let key = if with_key { "included" } else { "not included" };
+    println!("key      {key}");
+    Ok(())
+}
+
+fn import(file: &Path, dir: &Path, as_json: bool) -> Result<(), Failure> {
+    let bar = progress_bar("verifying");
+    let result = bundle::import(&mut || open_bundle(file), dir, &mut on_progress(&bar));
+    bar.finish_and_clear();
+    let (report, world) = result.map_err(bundle_error(file))?;
+    if as_json {
+        println!(
+            "{}",
+            json!({"dir": dir.display().to_string(), "did": world.did(), "records": report.verify.records,
+                "objects": report.verify.objects, "checkpoints": report.verify.checkpoints,
+                "head": {"seq": world.head().seq, "hash": world.head().hash.to_string()},
+                "can_sign": world.can_sign()})
+        );
+        return Ok(());
+    }
+    println!(
+        "imported {} into {}: {} records, {} objects, {} checkpoints, all verified",
+        file.display(),
+        dir.display(),
+        report.verify.records,
+        report.verify.objects,
+        report.verify.checkpoints
+    );
+    println!("did      {}", world.did());
+    println!("head     seq {} {}", world.head().seq, world.head().hash);
+    let key = if world.can_sign() {
+        "travelled: this host signs checkpoints"
+    } else {
+        "did not travel: this host cannot sign checkpoints"
+    };
+    println!("key      {key}");
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Identity and lineage: checkpoints (signed links from genesis to the head), verification of
+//! a whole world or bundle, export to one file and import, and forks.
+//!
+//! The byte-level rules are in `spec/lineage.md`.
+
+pub mod checkpoint;
+pub mod verify;
+pub mod bundle;
+pub mod inspect;
