@@ -314,7 +314,11 @@ fn inspect_bundle(file: &Path, as_json: bool) -> Result<(), Failure> {
         Some(p) => println!("parent       {} at seq {} {}", p.did, p.height, p.head_hash),
         None => println!("parent       none"),
     }
-    let key = if header.with_key { "included" } else { "not included" };
+    let key = if header.with_key {
+        "included"
+    } else {
+        "not included"
+    };
     println!("key          {key}");
     println!("size         {size_bytes} bytes");
     Ok(())

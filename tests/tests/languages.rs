@@ -23,9 +23,9 @@ use worldline_air::{Hash, Name, Value};
 use worldline_kernel::config::WorldConfig;
 use worldline_kernel::host::ReducerHost;
 use worldline_kernel::host::envelope::{ReducerInput, ReducerOutput};
-use worldline_kernel::record::{Record, RecordBody};
 use worldline_kernel::identity::public_from_did;
 use worldline_kernel::lineage::checkpoint::signature_holds;
+use worldline_kernel::record::{Record, RecordBody};
 use worldline_kernel::world::{StateMap, replay};
 use worldline_kernel::{CreateOptions, Ingress, World};
 use worldline_tests::sources::air_sources;
@@ -198,10 +198,19 @@ fn snapshot_without_checkpoint(world: &World, hash: &Hash) -> Hash {
         let effects = snapshot.effects.as_ref().unwrap();
         let plans = snapshot.plans.as_ref();
         let (height, now) = (snapshot.height, snapshot.logical_now_ns);
-        (snapshot.states.snapshot(height, now, effects, plans, checkpoint).0)
+        (snapshot
+            .states
+            .snapshot(height, now, effects, plans, checkpoint)
+            .0)
     };
-    assert_eq!(encode(snapshot.checkpoint), bytes, "a snapshot re-encodes to itself");
-    Hash::of(&encode(snapshot.checkpoint.map(|(height, _)| (height, Hash::ZERO))))
+    assert_eq!(
+        encode(snapshot.checkpoint),
+        bytes,
+        "a snapshot re-encodes to itself"
+    );
+    Hash::of(&encode(
+        snapshot.checkpoint.map(|(height, _)| (height, Hash::ZERO)),
+    ))
 }
 
 /// Every run against the first (Rust's): states after each event, journal record by record,

@@ -56,9 +56,7 @@ impl CheckpointClaim<'_> {
             state_root: self.state_root,
             manifest_hash: self.manifest_hash,
             prev_checkpoint_hash: self.prev_checkpoint_hash,
-            signature: key
-                .sign(CHECKPOINT_SIGNATURE_TAG, &self.payload())
-                .to_vec(),
+            signature: key.sign(CHECKPOINT_SIGNATURE_TAG, &self.payload()).to_vec(),
         }
     }
 }

@@ -70,9 +70,12 @@ pub fn inspect_world(dir: &Path) -> Result<WorldInfo> {
         }
     }
     let manifest_hash = match store.meta(crate::world::META_MANIFEST)? {
-        Some(bytes) => Hash(bytes.as_slice().try_into().map_err(|_| {
-            KernelError::Corrupt("metadata `manifest` is not a hash".into())
-        })?),
+        Some(bytes) => Hash(
+            bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| KernelError::Corrupt("metadata `manifest` is not a hash".into()))?,
+        ),
         None => genesis.manifest_hash,
     };
     let store_bytes = std::fs::metadata(&db_path)

@@ -3,7 +3,7 @@
 //!
 //! The byte-level rules are in `spec/lineage.md`.
 
-pub mod checkpoint;
-pub mod verify;
 pub mod bundle;
+pub mod checkpoint;
 pub mod inspect;
+pub mod verify;

@@ -219,7 +219,9 @@ impl Verifier {
                     ));
                 }
                 if checkpoint.head_record_hash != self.prev_hash {
-                    return Err("the checkpoint's head_record_hash is not the record before it".into());
+                    return Err(
+                        "the checkpoint's head_record_hash is not the record before it".into(),
+                    );
                 }
                 let prev = self.last_checkpoint.map_or(Hash::ZERO, |(_, hash)| hash);
                 if checkpoint.prev_checkpoint_hash != prev {
@@ -229,17 +231,25 @@ impl Verifier {
                     return Err("the checkpoint names a manifest that is not in force".into());
                 }
                 if !signature_holds(public, did, checkpoint) {
-                    return Err(format!("the checkpoint's signature does not verify under {did}"));
+                    return Err(format!(
+                        "the checkpoint's signature does not verify under {did}"
+                    ));
                 }
                 self.last_checkpoint = Some((checkpoint.height, claim_of(did, checkpoint).hash()));
                 self.checkpoints += 1;
             }
-            RecordBody::AdapterKey { adapter_id, public_key } => {
+            RecordBody::AdapterKey {
+                adapter_id,
+                public_key,
+            } => {
                 self.adapter_keys.insert(adapter_id.clone(), *public_key);
             }
             RecordBody::Receipt(receipt) => {
                 let key = self.adapter_keys.get(&receipt.adapter_id).ok_or_else(|| {
-                    format!("a receipt by adapter `{}`, whose key was never registered", receipt.adapter_id)
+                    format!(
+                        "a receipt by adapter `{}`, whose key was never registered",
+                        receipt.adapter_id
+                    )
                 })?;
                 let signed = signing_bytes(receipt);
                 if !identity::verify(key, RECEIPT_SIGNATURE_TAG, &signed, &receipt.signature) {
@@ -250,11 +260,18 @@ impl Verifier {
                 }
                 self.receipts += 1;
             }
-            RecordBody::GovDecided { proposal_id, approved, by, signature: Some(signature) } => {
+            RecordBody::GovDecided {
+                proposal_id,
+                approved,
+                by,
+                signature: Some(signature),
+            } => {
                 let key = public_from_did(by).map_err(|e| format!("the decision's signer: {e}"))?;
                 let signed = approval_signing_bytes(*proposal_id, *approved, by);
                 if !identity::verify(&key, APPROVAL_SIGNATURE_TAG, &signed, signature) {
-                    return Err(format!("the decision's signature does not verify under {by}"));
+                    return Err(format!(
+                        "the decision's signature does not verify under {by}"
+                    ));
                 }
                 self.approvals += 1;
             }
@@ -263,7 +280,10 @@ impl Verifier {
                 self.manifest_hash = *manifest_hash;
                 self.needed.insert(*manifest_hash);
             }
-            RecordBody::SnapshotPointer { snapshot_hash, height } => {
+            RecordBody::SnapshotPointer {
+                snapshot_hash,
+                height,
+            } => {
                 if *height >= seq {
                     return Err(format!("the snapshot claims height {height}, after itself"));
                 }
@@ -277,7 +297,10 @@ impl Verifier {
     /// Checks one CAS object against its hash.
     pub fn object(&mut self, hash: &Hash, bytes: &[u8]) -> Result<()> {
         if Hash::of(bytes) != *hash {
-            return Err(unverified(Place::Object(*hash), "its bytes do not hash to its name"));
+            return Err(unverified(
+                Place::Object(*hash),
+                "its bytes do not hash to its name",
+            ));
         }
         self.needed.remove(hash);
         self.seen_objects += 1;
@@ -364,7 +387,10 @@ pub fn verify_store(
     }
     let report = verifier.finish()?;
     if report.head != head {
-        return Err(unverified(Place::World, "the store's head is not the last record"));
+        return Err(unverified(
+            Place::World,
+            "the store's head is not the last record",
+        ));
     }
     Ok(report)
 }

@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
-use super::sink::{LiveSink, Sink};
 use super::World;
+use super::sink::{LiveSink, Sink};
 use crate::error::{KernelError, Result};
 use crate::identity::WorldKey;
 use crate::store::{Head, Store as _};
@@ -83,13 +83,10 @@ impl World {
         }
         let mut sink = LiveSink::new(self.head.seq + 1, self.head.hash);
         self.stepper.begin();
-        let outcome = self
-            .stepper
-            .checkpoint(key, &mut sink)
-            .and_then(|seq| {
-                let batch = std::mem::take(&mut sink.batch);
-                self.store.commit(batch, true).map(|()| seq)
-            });
+        let outcome = self.stepper.checkpoint(key, &mut sink).and_then(|seq| {
+            let batch = std::mem::take(&mut sink.batch);
+            self.store.commit(batch, true).map(|()| seq)
+        });
         match outcome {
             Ok(seq) => {
                 self.stepper.commit();
@@ -112,7 +109,10 @@ impl World {
         let Some(key) = &self.key else {
             return Ok(());
         };
-        let since = self.stepper.last_checkpoint().map_or(0, |(height, _)| height);
+        let since = self
+            .stepper
+            .last_checkpoint()
+            .map_or(0, |(height, _)| height);
         let height = sink.next_seq().saturating_sub(1);
         if height.saturating_sub(since) >= self.stepper.config().snapshot_every {
             self.stepper.checkpoint(key, sink)?;
@@ -120,4 +120,3 @@ impl World {
         Ok(())
     }
 }
-

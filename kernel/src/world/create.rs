@@ -7,17 +7,17 @@ use worldline_air::load::{SourceFile, load_sources};
 use worldline_air::plane::BuildOptions;
 use worldline_air::{ControlPlane, Hash, Name};
 
-use super::sink::{LiveSink, Sink};
-use super::stepper::Stepper;
 use super::checkpoint::write_key_file;
-use super::{CreateOptions, META_MANIFEST, World, load, world_files};
-use crate::error::{KernelError, Result};
-use crate::effects::EffectsState;
-use crate::host::ReducerHost;
-use crate::plans::PlansState;
+use super::sink::{LiveSink, Sink};
 use super::state::StateMap;
-use crate::record::ParentWorld;
+use super::stepper::Stepper;
+use super::{CreateOptions, META_MANIFEST, World, load, world_files};
+use crate::effects::EffectsState;
+use crate::error::{KernelError, Result};
+use crate::host::ReducerHost;
 use crate::identity::WorldKey;
+use crate::plans::PlansState;
+use crate::record::ParentWorld;
 use crate::record::{GenesisBody, Record, RecordBody, Stamp};
 use crate::store::{Head, RedbStore, Store, WorldLock};
 

@@ -13,6 +13,7 @@ use worldline_air::Hash;
 
 use super::create::ForkStart;
 use super::sink::{Sink, VerifySink};
+use super::state::StateMap;
 use super::stepper::Stepper;
 use super::{CreateOptions, META_SNAPSHOT, World, load, meta_u64, replay};
 use crate::effects::EffectsState;
@@ -21,7 +22,6 @@ use crate::host::ReducerHost;
 use crate::plans::PlansState;
 use crate::record::{GenesisBody, ParentWorld, Record, RecordBody};
 use crate::store::Store;
-use super::state::StateMap;
 
 /// Records read per page when looking back for a snapshot.
 const LOOKBACK_PAGE_ITEMS: usize = 1024;
@@ -132,7 +132,13 @@ impl World {
             config: *self.stepper.config(),
             ..options.clone()
         };
-        let world = World::create_from(new_dir, self.plane().clone(), binaries, &config, Some(start))?;
+        let world = World::create_from(
+            new_dir,
+            self.plane().clone(),
+            binaries,
+            &config,
+            Some(start),
+        )?;
         Ok((world, report))
     }
 
@@ -151,15 +157,23 @@ impl World {
             }
             None => {
                 let states = initial_states(&self.store, &genesis)?;
-                stepper.restore(states, EffectsState::default(), PlansState::default(), 0, 0, None);
+                stepper.restore(
+                    states,
+                    EffectsState::default(),
+                    PlansState::default(),
+                    0,
+                    0,
+                    None,
+                );
                 0
             }
         };
         let prev = match start {
             0 => Hash::ZERO,
-            _ => self.store.record_hash(start - 1)?.ok_or_else(|| {
-                KernelError::Corrupt(format!("record {} has no hash", start - 1))
-            })?,
+            _ => self
+                .store
+                .record_hash(start - 1)?
+                .ok_or_else(|| KernelError::Corrupt(format!("record {} has no hash", start - 1)))?,
         };
         let mut verify = VerifySink::new(&self.store, start, prev);
         replay::run_tail(&mut stepper, &mut verify, height, &genesis.did)?;
@@ -194,4 +208,3 @@ impl World {
         Ok(None)
     }
 }
-

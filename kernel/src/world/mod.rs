@@ -402,9 +402,10 @@ pub(crate) fn restore_from_pointer(
     stepper: &mut Stepper,
     pointer_seq: u64,
 ) -> Result<()> {
-    let pointer = Record::decode(&store.record(pointer_seq)?.ok_or_else(|| {
-        KernelError::Corrupt("the snapshot pointer record is missing".into())
-    })?)?;
+    let pointer =
+        Record::decode(&store.record(pointer_seq)?.ok_or_else(|| {
+            KernelError::Corrupt("the snapshot pointer record is missing".into())
+        })?)?;
     let RecordBody::SnapshotPointer {
         snapshot_hash,
         height,
@@ -414,9 +415,9 @@ pub(crate) fn restore_from_pointer(
             "record {pointer_seq} is not a snapshot pointer"
         )));
     };
-    let object = store.cas_get(&snapshot_hash)?.ok_or_else(|| {
-        KernelError::Corrupt(format!("snapshot {snapshot_hash} is missing"))
-    })?;
+    let object = store
+        .cas_get(&snapshot_hash)?
+        .ok_or_else(|| KernelError::Corrupt(format!("snapshot {snapshot_hash} is missing")))?;
     if Hash::of(&object) != snapshot_hash {
         return Err(KernelError::Corrupt(format!(
             "snapshot {snapshot_hash} does not match its hash"

@@ -10,8 +10,8 @@ use super::stepper::Stepper;
 use super::{World, load};
 use crate::effects::EffectsState;
 use crate::error::{KernelError, Result};
-use crate::plans::PlansState;
 use crate::host::ReducerHost;
+use crate::plans::PlansState;
 use crate::record::{Record, RecordBody};
 use crate::store::Store;
 
@@ -90,7 +90,12 @@ pub fn replay(dir: &Path) -> Result<ReplayReport> {
         None,
     );
     let mut verify = VerifySink::new(store, 0, Hash::ZERO);
-    let inputs = run_tail(&mut stepper, &mut verify, world.head().seq, &genesis_body.did)?;
+    let inputs = run_tail(
+        &mut stepper,
+        &mut verify,
+        world.head().seq,
+        &genesis_body.did,
+    )?;
     let state_root = stepper.states().root();
     if state_root != live_root {
         let reason = format!(

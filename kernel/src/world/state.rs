@@ -176,10 +176,20 @@ impl StateMap {
         let checkpoint = match map.get("checkpoint") {
             None => None,
             Some(Cbor::Array(parts)) => match parts.as_slice() {
-                [Cbor::Unsigned(height), Cbor::Bytes(hash)] => Some((*height, Hash(hash_bytes(hash)?))),
-                _ => return Err(KernelError::Corrupt("snapshot: a malformed `checkpoint`".into())),
+                [Cbor::Unsigned(height), Cbor::Bytes(hash)] => {
+                    Some((*height, Hash(hash_bytes(hash)?)))
+                }
+                _ => {
+                    return Err(KernelError::Corrupt(
+                        "snapshot: a malformed `checkpoint`".into(),
+                    ));
+                }
             },
-            Some(_) => return Err(KernelError::Corrupt("snapshot: `checkpoint` is not an array".into())),
+            Some(_) => {
+                return Err(KernelError::Corrupt(
+                    "snapshot: `checkpoint` is not an array".into(),
+                ));
+            }
         };
         Ok(Snapshot {
             height,

@@ -267,4 +267,3 @@ pub(crate) fn decode_key(body: &[u8]) -> Result<[u8; 32]> {
     }
     Ok(seed)
 }
-

@@ -61,27 +61,41 @@ fn read_bundle(
         .next()?
         .ok_or_else(|| unverified(Place::Bundle("header".into()), "is missing"))?;
     if first.kind != kind::HEADER {
-        return Err(at_frame(&first, "the bundle does not start with its header"));
+        return Err(at_frame(
+            &first,
+            "the bundle does not start with its header",
+        ));
     }
     let header = decode_header(&first.body)?;
     let mut verifier = Verifier::new(Some(expected_did.unwrap_or(&header.did)));
     let records_total = header.height.saturating_add(1);
     let (mut objects, mut key_seen) = (0u64, false);
     let end = loop {
-        let frame = reader
-            .next()?
-            .ok_or_else(|| unverified(Place::Bundle("end".into()), "is missing (the file is cut short)"))?;
+        let frame = reader.next()?.ok_or_else(|| {
+            unverified(
+                Place::Bundle("end".into()),
+                "is missing (the file is cut short)",
+            )
+        })?;
         match frame.kind {
             kind::RECORD if objects == 0 && !key_seen => {
                 if verifier.next_seq() > header.height {
-                    return Err(at_frame(&frame, "a record beyond the height the header claims"));
+                    return Err(at_frame(
+                        &frame,
+                        "a record beyond the height the header claims",
+                    ));
                 }
                 let hash_before = verifier.head_hash();
                 let record = verifier.record(&frame.body, None)?;
                 let hash = crate::record::chain_hash(&hash_before, &frame.body);
                 each(Item::Record(&record, &frame.body, hash))?;
                 if verifier.next_seq() % 1024 == 0 || verifier.next_seq() == records_total {
-                    progress(Progress { records: verifier.next_seq(), records_total, bytes: reader.bytes, pass });
+                    progress(Progress {
+                        records: verifier.next_seq(),
+                        records_total,
+                        bytes: reader.bytes,
+                        pass,
+                    });
                 }
             }
             kind::OBJECT if !key_seen => {
@@ -96,24 +110,37 @@ fn read_bundle(
             kind::KEY if !key_seen => {
                 let seed = decode_key(&frame.body)?;
                 if WorldKey::from_seed(seed).did() != header.did {
-                    return Err(at_frame(&frame, format!("the key is not the key of {}", header.did)));
+                    return Err(at_frame(
+                        &frame,
+                        format!("the key is not the key of {}", header.did),
+                    ));
                 }
                 key_seen = true;
                 each(Item::Key(seed))?;
             }
             kind::END => break frame,
             other => {
-                return Err(at_frame(&frame, format!("a frame of kind {other:#04x} is not allowed here")));
+                return Err(at_frame(
+                    &frame,
+                    format!("a frame of kind {other:#04x} is not allowed here"),
+                ));
             }
         }
     };
     check_end(&end, &verifier, objects)?;
     if reader.next()?.is_some() {
-        return Err(unverified(Place::Bundle(format!("byte {}", reader.bytes)), "bytes follow the end frame"));
+        return Err(unverified(
+            Place::Bundle(format!("byte {}", reader.bytes)),
+            "bytes follow the end frame",
+        ));
     }
     let verify = verifier.finish()?;
     check_header(&header, &verify, key_seen)?;
-    Ok(BundleReport { header, verify, bytes: reader.bytes })
+    Ok(BundleReport {
+        header,
+        verify,
+        bytes: reader.bytes,
+    })
 }
 
 /// The end frame must be exactly what the bundle held.
@@ -133,8 +160,14 @@ fn check_header(header: &BundleHeader, verify: &VerifyReport, key_seen: bool) ->
         ("did", header.did == verify.did),
         ("height", header.height == verify.head.seq),
         ("head_hash", header.head_hash == verify.head.hash),
-        ("manifest_hash", header.manifest_hash == verify.manifest_hash),
-        ("last_checkpoint", header.last_checkpoint == verify.last_checkpoint),
+        (
+            "manifest_hash",
+            header.manifest_hash == verify.manifest_hash,
+        ),
+        (
+            "last_checkpoint",
+            header.last_checkpoint == verify.last_checkpoint,
+        ),
         ("parent", header.parent == verify.parent),
         ("with_key", header.with_key == key_seen),
     ];
@@ -211,7 +244,10 @@ pub fn read_header(input: &mut dyn Read) -> Result<BundleHeader> {
     let mut reader = FrameReader::start(input)?;
     match reader.next()? {
         Some(frame) if frame.kind == kind::HEADER => decode_header(&frame.body),
-        Some(frame) => Err(at_frame(&frame, "the bundle does not start with its header")),
+        Some(frame) => Err(at_frame(
+            &frame,
+            "the bundle does not start with its header",
+        )),
         None => Err(unverified(Place::Bundle("header".into()), "is missing")),
     }
 }

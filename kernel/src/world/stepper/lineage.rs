@@ -85,9 +85,15 @@ fn checkpoint_mismatch(
 ) -> Result<Option<String>> {
     let fields = [
         ("height", body.height == expected.height),
-        ("head_record_hash", body.head_record_hash == expected.head_record_hash),
+        (
+            "head_record_hash",
+            body.head_record_hash == expected.head_record_hash,
+        ),
         ("state_root", body.state_root == expected.state_root),
-        ("manifest_hash", body.manifest_hash == expected.manifest_hash),
+        (
+            "manifest_hash",
+            body.manifest_hash == expected.manifest_hash,
+        ),
         (
             "prev_checkpoint_hash",
             body.prev_checkpoint_hash == expected.prev_checkpoint_hash,

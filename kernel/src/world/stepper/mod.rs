@@ -466,15 +466,13 @@ impl Stepper {
         }
         let effects = self.effects.to_snapshot();
         let plans = self.plans.to_snapshot()?;
-        let (bytes, blobs) =
-            self.states
-                .snapshot(
-                height,
-                self.logical_now_ns,
-                &effects,
-                plans.as_ref(),
-                self.last_checkpoint,
-            );
+        let (bytes, blobs) = self.states.snapshot(
+            height,
+            self.logical_now_ns,
+            &effects,
+            plans.as_ref(),
+            self.last_checkpoint,
+        );
         let dirty_hashes: BTreeSet<Hash> = self
             .dirty
             .iter()
