@@ -1,0 +1,161 @@
+//! `world verify | inspect | export | import | fork` through the real binary: output pinned by
+//! insta (hashes, DIDs, times, paths and sizes redacted), every error one line that names the
+//! file and the place, and a refused command changes nothing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::world;
+
+use std::path::Path;
+
+fn redacted(dir: &Path, f: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&dir.display().to_string()), "[DIR]");
+    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
+    settings.add_filter(r"did:key:z[1-9A-HJ-NP-Za-km-z]+", "did:key:[DID]");
+    settings.add_filter(r"\d+ bytes", "[N] bytes");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
+    settings.bind(f);
+}
+
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+/// Runs `world ARGS`, which must succeed; returns stdout.
+fn ok(args: &[&str]) -> String {
+    let (code, stdout, stderr) = world(args);
+    assert_eq!(code, 0, "world {args:?}: {stderr}");
+    stdout
+}
+
+/// Runs `world ARGS`, which must fail with one line on stderr; returns it.
+fn fails(args: &[&str]) -> String {
+    let (code, stdout, stderr) = world(args);
+    assert_eq!(code, 1, "world {args:?} succeeded: {stdout}");
+    assert_eq!(stderr.lines().count(), 1, "world {args:?}: {stderr}");
+    stderr
+}
+
+fn counter(dir: &Path, events: usize) {
+    let d = dir.to_str().unwrap();
+    ok(&["new", d, "--air", "worlds/counter", "--snapshot-every", "4"]);
+    for i in 0..events {
+        let event = if i % 4 == 0 {
+            r#"{"Start": {"target": 3}}"#
+        } else {
+            r#""Tick""#
+        };
+        ok(&["send", d, "demo/CounterEvent@1", event]);
+    }
+}
+
+#[test]
+fn lineage_by_hand() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let (a, bundle, b, c) = (
+        root.join("a"),
+        root.join("a.bundle"),
+        root.join("b"),
+        root.join("c"),
+    );
+    let [a, bundle, b, c] = [&a, &bundle, &b, &c].map(|p| p.to_str().unwrap().to_owned());
+    counter(Path::new(&a), 6);
+    let mut out = String::new();
+    for args in [
+        vec!["verify", &a],
+        vec!["inspect", &a],
+        vec!["export", &a, &bundle],
+        vec!["inspect", &bundle],
+        vec!["verify", &bundle],
+        vec!["import", &bundle, &b],
+        vec!["replay", &b],
+        vec!["verify", &b],
+        vec!["fork", &a, &c, "--at", "5"],
+        vec!["send", &c, "demo/CounterEvent@1", r#""Tick""#],
+        vec!["replay", &c],
+    ] {
+        out.push_str(&format!("$ world {}\n", args[0]));
+        out.push_str(&ok(&args));
+    }
+    redacted(root, || insta::assert_snapshot!("lineage_by_hand", out));
+    let did = ok(&["inspect", &a, "--json"]);
+    let did: serde_json::Value = serde_json::from_str(&did).unwrap();
+    let did = did["did"].as_str().unwrap();
+    let verified: serde_json::Value =
+        serde_json::from_str(&ok(&["verify", &bundle, "--did", did, "--json"])).unwrap();
+    assert_eq!(verified["ok"], true);
+    assert_eq!(verified["did"], did);
+    let fork: serde_json::Value = serde_json::from_str(&ok(&["inspect", &c, "--json"])).unwrap();
+    assert_eq!(fork["parent"]["did"], did);
+    assert_eq!(fork["parent"]["height"], 5);
+    assert_ne!(fork["did"], did);
+}
+
+#[test]
+fn lineage_errors_are_one_line_and_change_nothing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path();
+    let a = root.join("a");
+    let a = a.to_str().unwrap();
+    counter(Path::new(a), 3);
+    let bundle = root.join("a.bundle");
+    let bundle = bundle.to_str().unwrap();
+    ok(&["export", a, bundle]);
+    let original = std::fs::read(bundle).unwrap();
+    let mut bad = original.clone();
+    let middle = bad.len() / 2;
+    bad[middle] ^= 0x40;
+    let bad_path = root.join("bad.bundle");
+    std::fs::write(&bad_path, &bad).unwrap();
+    let bad_bundle = bad_path.to_str().unwrap();
+    let junk = root.join("junk.bundle");
+    std::fs::write(&junk, b"not a bundle at all").unwrap();
+    let (b, c) = (root.join("b"), root.join("c"));
+    let (b, c) = (b.to_str().unwrap(), c.to_str().unwrap());
+    let head_before = ok(&["inspect", a, "--json"]);
+    let mut out = String::new();
+    for args in [
+        vec![
+            "verify",
+            a,
+            "--did",
+            "did:key:z6MktwupdmLXVVqTzCw4i46r4uGyosGXRnR3XjN4Zq7oMMsw",
+        ],
+        vec!["verify", bad_bundle],
+        vec!["verify", junk.to_str().unwrap()],
+        vec!["inspect", junk.to_str().unwrap()],
+        vec!["import", bad_bundle, b],
+        vec!["import", bundle, a],
+        vec!["export", a, bundle],
+        vec!["fork", a, c, "--at", "999"],
+        vec!["fork", a, a],
+        vec!["verify", "/nonexistent/world"],
+    ] {
+        out.push_str(&format!("$ world {}\n", args[0]));
+        out.push_str(&fails(&args));
+    }
+    redacted(root, || insta::assert_snapshot!("lineage_errors", out));
+    let (code, stdout, _) = world(&["verify", bad_bundle, "--json"]);
+    assert_eq!(code, 1);
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(report["reason"].as_str().is_some());
+    // Nothing changed: no world where imports and forks were refused, the bundle as it was,
+    // the world as it was.
+    assert!(!Path::new(b).join(".world").exists() && !Path::new(c).join(".world").exists());
+    assert_eq!(std::fs::read(bundle).unwrap(), original);
+    assert_eq!(ok(&["inspect", a, "--json"]), head_before);
+    ok(&["verify", a]);
+}
