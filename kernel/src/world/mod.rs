@@ -25,7 +25,7 @@ pub use fork::ForkReport;
 pub(crate) use import::WorldWriter;
 pub(crate) use load::META_ARTIFACT;
 pub use replay::{ReplayReport, replay};
-pub use state::{StateMap, leaf_hash, merkle_root};
+pub use state::{ProofStep, StateMap, leaf_hash, merkle_root, proof_holds};
 
 use crate::config::WorldConfig;
 use crate::effects::EffectsState;

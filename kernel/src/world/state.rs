@@ -253,9 +253,102 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     level[0]
 }
 
+/// One step of a Merkle path: the sibling's hash and which side it is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProofStep {
+    /// The sibling at this level.
+    pub sibling: Hash,
+    /// True when the sibling is the left node of the pair.
+    pub sibling_is_left: bool,
+}
+
+impl StateMap {
+    /// The Merkle path from one state's leaf to [`StateMap::root`]: with the state itself and the
+    /// root from a signed checkpoint, it proves the state without the others. `None` when the
+    /// reducer (or cell) has no state.
+    pub fn proof(&self, reducer: &Name, key: &[u8]) -> Option<Vec<ProofStep>> {
+        let wanted = (reducer.clone(), key.to_vec());
+        let mut index = self.states.keys().position(|k| *k == wanted)?;
+        let mut level: Vec<Hash> = self
+            .states
+            .iter()
+            .map(|((reducer, key), state)| leaf_hash(reducer, key, state))
+            .collect();
+        let mut steps = Vec::new();
+        while level.len() > 1 {
+            let sibling = index ^ 1;
+            if let Some(hash) = level.get(sibling) {
+                steps.push(ProofStep {
+                    sibling: *hash,
+                    sibling_is_left: sibling < index,
+                });
+            }
+            level = level
+                .chunks(2)
+                .map(|pair| match pair {
+                    [left, right] => Hash::of_parts(&[NODE_TAG, left.as_bytes(), right.as_bytes()]),
+                    [single] => *single,
+                    _ => unreachable!("chunks(2) yields one or two"),
+                })
+                .collect();
+            index /= 2;
+        }
+        Some(steps)
+    }
+}
+
+/// True when `state` of `reducer`'s cell `key` is under `root` by the path `steps`.
+pub fn proof_holds(
+    reducer: &Name,
+    key: &[u8],
+    state: &[u8],
+    steps: &[ProofStep],
+    root: &Hash,
+) -> bool {
+    let mut hash = leaf_hash(reducer, key, state);
+    for step in steps {
+        hash = if step.sibling_is_left {
+            Hash::of_parts(&[NODE_TAG, step.sibling.as_bytes(), hash.as_bytes()])
+        } else {
+            Hash::of_parts(&[NODE_TAG, hash.as_bytes(), step.sibling.as_bytes()])
+        };
+    }
+    hash == *root
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_state_is_provable_alone_and_nothing_else_is() {
+        for count in [1usize, 2, 3, 5, 8, 13] {
+            let mut states = StateMap::default();
+            let cells = name("demo/Cells@1");
+            for i in 0..count {
+                states.set(&cells, &[i as u8], Some(vec![i as u8; 4]));
+            }
+            let root = states.root();
+            for i in 0..count {
+                let key = [i as u8];
+                let steps = states.proof(&cells, &key).unwrap();
+                let state = states.get(&cells, &key).unwrap();
+                assert!(
+                    proof_holds(&cells, &key, state, &steps, &root),
+                    "{count}/{i}"
+                );
+                assert!(
+                    !proof_holds(&cells, &key, &[9], &steps, &root),
+                    "{count}/{i}"
+                );
+                assert!(
+                    !proof_holds(&cells, &[99], state, &steps, &root),
+                    "{count}/{i}"
+                );
+            }
+            assert!(states.proof(&cells, &[200]).is_none());
+        }
+    }
 
     fn name(text: &str) -> Name {
         Name::parse(text).unwrap()
