@@ -8,6 +8,7 @@ mod create;
 mod effects;
 mod load;
 mod replay;
+mod resume;
 mod sink;
 mod state;
 mod stepper;
@@ -19,6 +20,7 @@ use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 pub use effects::DispatchIntent;
 pub use replay::{ReplayReport, replay};
+pub use resume::{GAP_NS_MIN, Resumption};
 pub use state::{StateMap, leaf_hash, merkle_root};
 
 use crate::config::WorldConfig;
@@ -127,6 +129,7 @@ impl World {
         let artifacts = load::load_modules(&mut host, &plane, &store, &BTreeMap::new())?;
         store.commit(artifacts, false)?;
         let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
+        stepper.set_did(genesis_body.did.clone());
 
         // Start from the newest snapshot (or genesis) and re-run the tail, checking each record.
         let start = match meta_u64(&store, META_SNAPSHOT)? {

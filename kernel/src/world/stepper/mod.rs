@@ -7,6 +7,7 @@
 mod check;
 mod effects;
 mod plans;
+mod resume;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -76,6 +77,8 @@ pub struct Stepper {
     /// Intents admitted since the last [`Stepper::take_admitted`], in journal order.
     admitted: Vec<Hash>,
     undo: Option<Undo>,
+    /// The world's DID (see `resume.rs`).
+    did: String,
 }
 
 impl Stepper {
@@ -115,6 +118,7 @@ impl Stepper {
             pure_modules,
             admitted: Vec::new(),
             undo: None,
+            did: String::new(),
         })
     }
 
@@ -242,6 +246,10 @@ impl Stepper {
         let seq = sink.append(input)?;
         let mut appended = vec![seq];
         match body {
+            RecordBody::Genesis(genesis) => self.did = genesis.did,
+            RecordBody::Gap { from_ns, to_ns } => {
+                self.resumed(seq, (from_ns, to_ns), &stamp, sink, &mut appended)?;
+            }
             RecordBody::DomainEvent { schema, value, .. } => {
                 let queue = VecDeque::from([(seq, schema, value)]);
                 self.run_queue(queue, &stamp, sink, &mut appended)?;
