@@ -308,6 +308,8 @@ fn send(
     let options = crate::host_cmd::host_options(host)?;
     let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
     let first = world.head().seq + 1;
+    // Catch-up: a world silent for long enough journals the gap before the event.
+    world.resume(ingress_now()?).map_err(kernel(dir))?;
     world
         .submit(vec![(input, ingress_now()?)], true)
         .map_err(kernel(dir))?;
