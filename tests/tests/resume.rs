@@ -1,7 +1,7 @@
 //! Catch-up in the kernel (`World::resume`), with ingress times chosen by the test: no gap under
 //! `GAP_NS_MIN`, one `gap` and one `sys/WorldResumed@1` (origin `kernel`) at it, none for a
-//! second resume in a row, the reducer that routes the event sees the gap, and opening from a
-//! snapshot and replay from genesis reproduce every byte.
+//! second resume in a row, the reducer that routes the event sees the gap, a plan it triggers
+//! runs, and opening from a snapshot and replay from genesis reproduce every byte.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde_json::{Value as Json, json};
 use worldline_air::Name;
+use worldline_air::load::SourceFile;
 use worldline_kernel::config::WorldConfig;
 use worldline_kernel::record::{EventOrigin, Record, RecordBody};
 use worldline_kernel::world::{GAP_NS_MIN, replay};
@@ -200,6 +201,68 @@ fn a_world_that_routes_nothing_still_journals_the_gap_and_the_event() {
         [1, 2],
         "no reducer step, no plan: just the two"
     );
+    drop(world);
+    replay(&dir).unwrap();
+}
+
+/// A plan triggered by `sys/WorldResumed@1` raises what it saw.
+const PLAN_AIR: &str = r#"[
+  {"$kind": "defschema", "name": "test/Seen@1", "type": {"record": {"gap_ns": {"nat": {}}, "did": {"text": {}}}}},
+  {"$kind": "defplan", "name": "test/on_resume@1", "input": "sys/WorldResumed@1",
+   "steps": [
+     {"id": "tell", "op": "raise_event", "event": "test/Seen@1",
+      "value": {"record": {"gap_ns": {"ref": "@plan.input.gap_ns"}, "did": {"ref": "@plan.input.did"}}}},
+     {"id": "finish", "op": "end"}
+   ],
+   "edges": [{"from": "tell", "to": "finish"}]},
+  {"$kind": "manifest", "air_version": "1",
+   "schemas": [{"name": "test/Seen@1"}, {"name": "sys/WorldResumed@1"}],
+   "modules": [], "plans": [{"name": "test/on_resume@1"}], "effects": [], "caps": [], "policies": [],
+   "triggers": [{"event": "sys/WorldResumed@1", "plan": "test/on_resume@1"}]}
+]"#;
+
+#[test]
+fn a_plan_triggered_by_the_resumption_runs_with_it_as_input() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("w");
+    let air = vec![SourceFile {
+        name: "world.air.json".into(),
+        text: PLAN_AIR.into(),
+    }];
+    let options = CreateOptions {
+        config: WorldConfig::default(),
+        seed: [6; 32],
+        ingress: at(T0_NS),
+    };
+    let mut world = World::create(&dir, &air, BTreeMap::new(), options).unwrap();
+    let resumed = world.resume(at(T0_NS + GAP_NS_MIN)).unwrap().unwrap();
+    let journal = records(&world);
+    let started = journal
+        .iter()
+        .find(|r| matches!(r.body, RecordBody::PlanStarted { .. }))
+        .expect("the plan started");
+    assert_eq!(started.causes, [resumed.seqs[1]], "caused by WorldResumed");
+    let ty = world
+        .plane()
+        .schema_type_of(&Name::parse("test/Seen@1").unwrap())
+        .unwrap()
+        .clone();
+    let seen: Vec<Json> = journal
+        .iter()
+        .filter_map(|r| match &r.body {
+            RecordBody::DomainEvent {
+                schema,
+                value,
+                origin: EventOrigin::Plan { .. },
+            } if schema.as_str() == "test/Seen@1" => Some(
+                worldline_air::Value::from_cbor_bytes(value, &ty, world.plane())
+                    .unwrap()
+                    .to_plain_json(),
+            ),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen, [json!({"gap_ns": GAP_NS_MIN, "did": world.did()})]);
     drop(world);
     replay(&dir).unwrap();
 }
