@@ -14,10 +14,12 @@ use crate::record::RecordBody;
 ///
 /// A gap wakes every reducer and plan that routes `sys/WorldResumed@1`, so it should mean "time
 /// passed that the world may have missed", not "the host restarted": restarts within a minute
-/// (a crash loop, a deploy, a script running `world send` in a row) journal nothing, and
-/// timers overdue by less than that still fire at once with their real delivery time in the
-/// receipt. A minute is also the coarsest schedule that agent logic commonly keeps (cron-like
-/// ticks), so a world that missed one of its own ticks always hears about it.
+/// (a crash loop, a deploy, a script running `world send` in a row) journal nothing. What such a
+/// short outage delays is still visible: an overdue timer fires at once and its receipt carries
+/// the real delivery time. A minute is the finest schedule agent logic commonly keeps (cron-like
+/// ticks), so any outage long enough to skip a whole such tick is journaled as a gap. The
+/// threshold only decides when the host journals a gap; replay never consults it (the gap is an
+/// input), so it can change without touching old journals.
 pub const GAP_NS_MIN: u64 = 60 * 1_000_000_000;
 
 /// What [`World::resume`] journaled.
