@@ -27,6 +27,9 @@ pub enum AdapterError {
     /// The OS random source failed.
     #[error("OS entropy: {0}")]
     Entropy(String),
+    /// The wall clock (or its test offset, `WORLDLINE_CLOCK_OFFSET_MS`) is unusable.
+    #[error("{0}")]
+    Clock(String),
     /// The async runtime or an adapter could not start.
     #[error("host: {0}")]
     Start(String),

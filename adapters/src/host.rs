@@ -27,6 +27,8 @@ pub const IN_FLIGHT_MAX: usize = 4096;
 /// How long a shutdown waits for in-flight HTTP requests (timers are not waited for: they stay
 /// open in the journal and fire on the next start).
 pub const SHUTDOWN_GRACE_MS: u64 = 5_000;
+/// This host's adapters, in the order their keys are registered.
+const ADAPTERS: [&str; 4] = [TIMER_ADAPTER, BLOB_ADAPTER, HTTP_ADAPTER, LLM_ADAPTER];
 /// How often the loop wakes to dispatch and check for shutdown when nothing arrives.
 const POLL_MS: u64 = 50;
 
@@ -44,6 +46,17 @@ pub struct HostOptions {
 /// Something the host did, for the caller to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostNote {
+    /// The world resumed after downtime: a `gap` was journaled (see [`World::resume`]).
+    Resumed {
+        /// The `gap` record.
+        seq: u64,
+        /// The last input's logical time before the gap, ns.
+        from_ns: u64,
+        /// The time of resumption, ns.
+        to_ns: u64,
+        /// Records it caused (`sys/WorldResumed@1` and what that caused).
+        caused: usize,
+    },
     /// An adapter's key was registered in the journal.
     AdapterRegistered {
         /// The adapter.
@@ -116,8 +129,11 @@ pub struct Host {
 }
 
 impl Host {
-    /// Starts the adapters for `world`: loads (or creates) their keys, registers any new key in
-    /// the journal, and queues every intent still waiting for its receipt.
+    /// Starts the adapters for `world`: sets them up and loads (or creates) their keys, then
+    /// journals the gap if the world was down (catch-up, [`World::resume`]), registers any new
+    /// key in the journal, and queues every intent still waiting for its receipt. Nothing is
+    /// dispatched before the gap is durable, so overdue timers' receipts come after it; a host
+    /// that cannot start (a bad flag, a damaged key file) journals nothing.
     pub fn start(mut world: World, options: HostOptions) -> Result<Host, AdapterError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -128,18 +144,28 @@ impl Host {
             HttpAdapter::new(options.http).map_err(|e| AdapterError::Start(e.to_string()))?;
         let llm = LlmAdapter::new(options.llm).map_err(AdapterError::Start)?;
         let secrets = SecretResolver::new(&options.secrets).map_err(AdapterError::Start)?;
-        let mut signers = BTreeMap::new();
+        let mut signers = Vec::with_capacity(ADAPTERS.len());
+        for id in ADAPTERS {
+            signers.push((id, AdapterSigner::load_or_create(world.dir(), id)?));
+        }
         let mut notes = Vec::new();
-        for id in [TIMER_ADAPTER, BLOB_ADAPTER, HTTP_ADAPTER, LLM_ADAPTER] {
-            let signer = AdapterSigner::load_or_create(world.dir(), id)?;
+        if let Some(resumed) = world.resume(ingress_now()?)? {
+            notes.push(HostNote::Resumed {
+                seq: resumed.seqs.first().copied().unwrap_or_default(),
+                from_ns: resumed.from_ns,
+                to_ns: resumed.to_ns,
+                caused: resumed.seqs.len().saturating_sub(1),
+            });
+        }
+        for (id, signer) in &signers {
             if let Some(seq) = world.register_adapter(id, signer.public_key(), ingress_now()?)? {
                 notes.push(HostNote::AdapterRegistered {
-                    adapter_id: id.to_owned(),
+                    adapter_id: (*id).to_owned(),
                     seq,
                 });
             }
-            signers.insert(id, signer);
         }
+        let signers = signers.into_iter().collect();
         let (tx, rx) = channel();
         Ok(Host {
             world,

@@ -11,7 +11,7 @@ use crate::types::{SchemaLookup, TypeExpr};
 /// Domain tag of a built-in module's identity hash.
 pub const BUILTIN_MODULE_TAG: &[u8] = b"worldline/builtin-module/v1";
 
-const FILES: [(&str, &str); 9] = [
+const FILES: [(&str, &str); 10] = [
     (
         "kernel.air.json",
         include_str!("../catalog/kernel.air.json"),
@@ -35,6 +35,11 @@ const FILES: [(&str, &str); 9] = [
     (
         "introspect.air.json",
         include_str!("../catalog/introspect.air.json"),
+    ),
+    // Worldline's own addition (not in AgentOS): catch-up after downtime.
+    (
+        "resume.air.json",
+        include_str!("../catalog/resume.air.json"),
     ),
 ];
 

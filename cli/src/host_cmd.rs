@@ -116,6 +116,15 @@ pub fn run(dir: &Path, flags: &HostFlags, stop_after_ms: Option<u64>) -> Result<
 /// One line per host event.
 pub fn note_line(note: &HostNote) -> String {
     match note {
+        HostNote::Resumed {
+            seq,
+            from_ns,
+            to_ns,
+            caused,
+        } => format!(
+            "{seq:>6} gap: resumed after {} s down ({caused} records caused)",
+            to_ns.saturating_sub(*from_ns) / 1_000_000_000
+        ),
         HostNote::AdapterRegistered { adapter_id, seq } => {
             format!("{seq:>6} adapter_key {adapter_id}")
         }

@@ -63,6 +63,7 @@ pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
                 EventOrigin::External => "external".to_owned(),
                 EventOrigin::Reducer { reducer, key } => format!("from {reducer}{}", key_text(key)),
                 EventOrigin::Plan { plan, instance } => format!("from plan {plan} #{instance}"),
+                EventOrigin::Kernel => "from the kernel".to_owned(),
             };
             format!(
                 "{schema} {} ({from})",
@@ -92,9 +93,12 @@ pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
             a.detail
         ),
         RecordBody::Receipt(r) => format!("{} {} from {}", r.status, r.intent_hash, r.adapter_id),
-        RecordBody::Gap { from_ns, to_ns } => {
-            format!("{} → {}", time_text(*from_ns), time_text(*to_ns))
-        }
+        RecordBody::Gap { from_ns, to_ns } => format!(
+            "{} → {} ({} s down)",
+            time_text(*from_ns),
+            time_text(*to_ns),
+            to_ns.saturating_sub(*from_ns) / 1_000_000_000
+        ),
         RecordBody::PlanStarted { plan, input, .. } => match plane.plan(plan) {
             Some(def) => format!("{plan} {}", inline(&value_json(plane, &def.input, input))),
             None => plan.to_string(),
@@ -152,6 +156,7 @@ pub fn record_json(plane: &ControlPlane, record: &Record, hash: &Hash) -> Json {
                 EventOrigin::Plan { plan, instance } => {
                     json!({"kind": "plan", "name": plan.to_string(), "instance": instance})
                 }
+                EventOrigin::Kernel => json!({"kind": "kernel"}),
             };
             json!({"schema": schema.to_string(), "value": value_json(plane, schema, value), "origin": origin})
         }
@@ -203,6 +208,9 @@ pub fn record_json(plane: &ControlPlane, record: &Record, hash: &Hash) -> Json {
             reason,
         } => json!({
             "instance": instance, "status": status, "code": code, "reason": reason,
+        }),
+        RecordBody::Gap { from_ns, to_ns } => json!({
+            "from_ns": from_ns, "to_ns": to_ns, "gap_ns": to_ns.saturating_sub(*from_ns),
         }),
         _ => json!({}),
     };

@@ -235,17 +235,10 @@ pub fn kernel(dir: &Path) -> impl Fn(KernelError) -> Failure + '_ {
     }
 }
 
-/// Wall time and OS entropy for an input: the only place either enters a world.
+/// Wall time and OS entropy for an input: the only place either enters a world (through the
+/// adapters' clock, so `WORLDLINE_CLOCK_OFFSET_MS` moves every stamp alike).
 pub fn ingress_now() -> Result<Ingress, Failure> {
-    let now_ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| Failure::message("the system clock is before 1970"))?
-        .as_nanos();
-    let now_ns =
-        u64::try_from(now_ns).map_err(|_| Failure::message("the system clock is past 2554"))?;
-    let mut entropy = [0u8; 32];
-    getrandom::fill(&mut entropy).map_err(|e| Failure::message(format!("no OS entropy: {e}")))?;
-    Ok(Ingress { now_ns, entropy })
+    worldline_adapters::clock::ingress_now().map_err(|e| Failure::message(e.to_string()))
 }
 
 /// A new world key's secret seed, from the OS random source.
@@ -320,6 +313,8 @@ fn send(
     let options = crate::host_cmd::host_options(host)?;
     let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
     let first = world.head().seq + 1;
+    // Catch-up: a world silent for long enough journals the gap before the event.
+    world.resume(ingress_now()?).map_err(kernel(dir))?;
     world
         .submit(vec![(input, ingress_now()?)], true)
         .map_err(kernel(dir))?;

@@ -128,6 +128,13 @@ fn builtin_catalog_equals_agentos_field_for_field() {
         }
     }
     assert_eq!(theirs.len(), 82 + 25 + 8 + 6);
+    // Ours is a superset: exactly the additions `spec/air.md` lists ("Catalog additions").
+    let additions: Vec<&str> = ours
+        .keys()
+        .filter(|key| !theirs.contains_key(*key))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(additions, ["defschema sys/WorldResumed@1"]);
     for (key, their_node) in &theirs {
         let mut our_node = ours
             .get(key)

@@ -198,10 +198,10 @@ fn snapshot_without_checkpoint(world: &World, hash: &Hash) -> Hash {
         let effects = snapshot.effects.as_ref().unwrap();
         let plans = snapshot.plans.as_ref();
         let (height, now) = (snapshot.height, snapshot.logical_now_ns);
-        (snapshot
+        snapshot
             .states
             .snapshot(height, now, effects, plans, checkpoint)
-            .0)
+            .0
     };
     assert_eq!(
         encode(snapshot.checkpoint),

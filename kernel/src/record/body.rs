@@ -26,6 +26,9 @@ pub enum EventOrigin {
         /// The instance id (the seq of its `plan_started`).
         instance: u64,
     },
+    /// Raised by the kernel itself from an input it processed (`sys/WorldResumed@1` from a
+    /// `gap`); the record's `causes` name that input.
+    Kernel,
 }
 
 /// Which kind of emitter an intent came from.

@@ -60,6 +60,7 @@ impl RecordBody {
                         o.text("name", plan.as_str());
                         o.uint("instance", *instance);
                     }
+                    EventOrigin::Kernel => o.text("kind", "kernel"),
                 }
                 m.map("origin", o);
             }
@@ -239,6 +240,7 @@ impl RecordBody {
                         plan: name(&o, "name")?,
                         instance: o.uint("instance")?,
                     },
+                    "kernel" => EventOrigin::Kernel,
                     other => {
                         return Err(KernelError::Corrupt(format!(
                             "unknown event origin `{other}`"

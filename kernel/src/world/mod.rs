@@ -11,6 +11,7 @@ mod fork;
 mod import;
 mod load;
 mod replay;
+mod resume;
 mod sink;
 mod state;
 mod stepper;
@@ -25,6 +26,7 @@ pub use fork::ForkReport;
 pub(crate) use import::WorldWriter;
 pub(crate) use load::META_ARTIFACT;
 pub use replay::{ReplayReport, replay};
+pub use resume::{GAP_NS_MIN, Resumption};
 pub use state::{ProofStep, StateMap, leaf_hash, merkle_root, proof_holds};
 
 use crate::config::WorldConfig;
@@ -143,6 +145,7 @@ impl World {
         let artifacts = load::load_modules(&mut host, &plane, &store, &BTreeMap::new())?;
         store.commit(artifacts, false)?;
         let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
+        stepper.set_did(genesis_body.did.clone());
 
         // Start from the newest snapshot (or genesis) and re-run the tail, checking each record.
         let start = match meta_u64(&store, META_SNAPSHOT)? {

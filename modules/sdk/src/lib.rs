@@ -64,6 +64,7 @@ pub mod envelope;
 mod host;
 mod output;
 mod receipt;
+mod resumed;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -77,6 +78,7 @@ pub use receipt::{
     BlobGetReceipt, BlobGetResult, BlobPutReceipt, BlobPutResult, ReceiptEvent, TimerFired,
     TimerSetReceipt,
 };
+pub use resumed::{CheckpointRef, WorldResumed};
 
 use envelope::StepInput;
 

@@ -8,6 +8,7 @@ mod check;
 mod effects;
 mod lineage;
 mod plans;
+mod resume;
 mod routes;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -81,6 +82,8 @@ pub struct Stepper {
     /// Intents admitted since the last [`Stepper::take_admitted`], in journal order.
     admitted: Vec<Hash>,
     undo: Option<Undo>,
+    /// The world's DID (see `resume.rs`).
+    did: String,
 }
 
 impl Stepper {
@@ -121,6 +124,7 @@ impl Stepper {
             pure_modules,
             admitted: Vec::new(),
             undo: None,
+            did: String::new(),
         })
     }
 
@@ -259,6 +263,10 @@ impl Stepper {
         let seq = sink.append(input)?;
         let mut appended = vec![seq];
         match body {
+            RecordBody::Genesis(genesis) => self.did = genesis.did,
+            RecordBody::Gap { from_ns, to_ns } => {
+                self.resumed(seq, (from_ns, to_ns), &stamp, sink, &mut appended)?;
+            }
             RecordBody::DomainEvent { schema, value, .. } => {
                 let queue = VecDeque::from([(seq, schema, value)]);
                 self.run_queue(queue, &stamp, sink, &mut appended)?;
