@@ -42,7 +42,7 @@ pub(crate) fn read_key_file(path: &Path, did: &str) -> Result<Option<WorldKey>> 
     let seed: [u8; 32] = text
         .trim()
         .strip_prefix(KEY_FILE_PREFIX)
-        .and_then(|hex| worldline_air::cbor::from_hex(hex))
+        .and_then(worldline_air::cbor::from_hex)
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or_else(|| bad("not an `ed25519-seed:` line of 64 hex digits"))?;
     let key = WorldKey::from_seed(seed);

@@ -89,7 +89,8 @@ fn read_bundle(
                 let record = verifier.record(&frame.body, None)?;
                 let hash = crate::record::chain_hash(&hash_before, &frame.body);
                 each(Item::Record(&record, &frame.body, hash))?;
-                if verifier.next_seq() % 1024 == 0 || verifier.next_seq() == records_total {
+                if verifier.next_seq().is_multiple_of(1024) || verifier.next_seq() == records_total
+                {
                     progress(Progress {
                         records: verifier.next_seq(),
                         records_total,
