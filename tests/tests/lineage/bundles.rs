@@ -270,3 +270,54 @@ fn a_refused_import_leaves_nothing_behind() {
     assert!(error.to_string().contains("already a world"), "{error}");
     assert_eq!(World::open(&target).unwrap().head(), head);
 }
+
+#[test]
+fn receipts_are_verified_under_their_adapters_journaled_keys() {
+    use worldline_adapters::{Host, HostOptions, Quiescence};
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("blob-echo");
+    let world = worldline_cli::world_cmd::create_world(
+        &dir,
+        &worldline_tests::world::repo().join("worlds/blob-echo"),
+        &[],
+        Default::default(),
+    )
+    .unwrap();
+    let mut host = Host::start(world, HostOptions::default()).unwrap();
+    // base64 of "hello, blob"
+    let start = serde_json::json!({"Start": {"data": "aGVsbG8sIGJsb2I="}});
+    let event = host
+        .world()
+        .event_from_json("demo/BlobEchoEvent@1", &start)
+        .unwrap();
+    host.submit(vec![event]).unwrap();
+    let quiet = host
+        .run_until_quiescent(std::time::Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(quiet, Quiescence::Quiet);
+    let mut world = host.into_world();
+    let bytes = export(&mut world, false);
+    let report = verify(&bytes).unwrap();
+    assert_eq!(report.verify.receipts, 2, "blob.put and blob.get");
+    let receipt_seq = worldline_tests::world::records(&world)
+        .iter()
+        .find(|r| matches!(r.body, RecordBody::Receipt(_)))
+        .unwrap()
+        .seq;
+    drop(world);
+    verify_world(&dir, None, &mut |_| {}).unwrap();
+    for change in [
+        (|r: &mut worldline_kernel::record::ReceiptBody| r.signature[0] ^= 1) as fn(&mut _),
+        |r| r.status = "error".into(),
+        |r| r.finished_ns += 1,
+    ] {
+        let changed = with_record_changed(&bytes, receipt_seq, |record| {
+            if let RecordBody::Receipt(receipt) = &mut record.body {
+                change(receipt);
+            }
+        });
+        let (place, reason) = failure_place(verify(&changed));
+        assert_eq!(place, Place::Record(receipt_seq));
+        assert!(reason.contains("adapter"), "{reason}");
+    }
+}
