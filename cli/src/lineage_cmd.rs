@@ -455,3 +455,44 @@ fn import(file: &Path, dir: &Path, as_json: bool) -> Result<(), Failure> {
     println!("key      {key}");
     Ok(())
 }
+
+/// The Merkle path of one state to the state root, with the checkpoint that signs that root
+/// when the head is a checkpoint (`world state --proof`).
+pub fn state_proof(
+    world: &World,
+    reducer: &worldline_air::Name,
+    key: &[u8],
+) -> Result<Json, Failure> {
+    let states = world.states();
+    let state = states.get(reducer, key).ok_or_else(|| {
+        Failure::message(format!(
+            "{reducer} has no state under that key: nothing to prove"
+        ))
+    })?;
+    let steps = states
+        .proof(reducer, key)
+        .ok_or_else(|| Failure::message(format!("{reducer}: no such state")))?;
+    let root = states.root();
+    let path: Vec<Json> = steps
+        .iter()
+        .map(|step| {
+            json!({"sibling": step.sibling.to_string(), "side": if step.sibling_is_left { "left" } else { "right" }})
+        })
+        .collect();
+    let head = world.head();
+    let checkpoint = match world.last_checkpoint() {
+        Some((height, hash)) if height + 1 == head.seq => {
+            Some(json!({"seq": head.seq, "height": height, "hash": hash.to_string()}))
+        }
+        _ => None,
+    };
+    Ok(json!({
+        "reducer": reducer.to_string(),
+        "key_hex": worldline_air::cbor::to_hex(key),
+        "state_hash": worldline_air::Hash::of(state).to_string(),
+        "leaf": worldline_kernel::world::leaf_hash(reducer, key, state).to_string(),
+        "path": path,
+        "state_root": root.to_string(),
+        "signed_by_checkpoint": checkpoint,
+    }))
+}

@@ -91,6 +91,10 @@ pub enum WorldCommand {
         /// A cell key as JSON (a bare string is taken as text).
         #[arg(long)]
         key: Option<String>,
+        /// Also print the Merkle path that proves this state against the state root (and the
+        /// checkpoint that signs it, when the head is one), as JSON.
+        #[arg(long)]
+        proof: bool,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -188,8 +192,9 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             dir,
             reducer,
             key,
+            proof,
             json,
-        } => state(&dir, &reducer, key.as_deref(), json),
+        } => state(&dir, &reducer, key.as_deref(), proof, json),
         WorldCommand::Log {
             dir,
             from,
@@ -358,7 +363,13 @@ fn send(
     Ok(())
 }
 
-fn state(dir: &Path, reducer: &str, key: Option<&str>, as_json: bool) -> Result<(), Failure> {
+fn state(
+    dir: &Path,
+    reducer: &str,
+    key: Option<&str>,
+    proof: bool,
+    as_json: bool,
+) -> Result<(), Failure> {
     let world = World::open(dir).map_err(kernel(dir))?;
     let name = Name::parse(reducer).map_err(|e| Failure::message(e.to_string()))?;
     let module = world
@@ -373,6 +384,27 @@ fn state(dir: &Path, reducer: &str, key: Option<&str>, as_json: bool) -> Result<
             .map(|v| v.to_plain_json())
             .unwrap_or(Json::Null))
     };
+    if proof {
+        let key_bytes = match key {
+            None if keyed => {
+                return Err(Failure::message(format!(
+                    "{reducer} is keyed: --proof needs --key"
+                )));
+            }
+            None => Vec::new(),
+            Some(key) => {
+                let key_json = worldline_air::json::parse_strict(key)
+                    .unwrap_or_else(|_| Json::String(key.to_owned()));
+                world
+                    .cell_key_from_json(&name, &key_json)
+                    .map_err(kernel(dir))?
+            }
+        };
+        let mut out = crate::lineage_cmd::state_proof(&world, &name, &key_bytes)?;
+        out["state"] = render(&key_bytes)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     let out = match (keyed, key) {
         (false, Some(_)) => {
             return Err(Failure::message(format!(

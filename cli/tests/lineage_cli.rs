@@ -97,6 +97,21 @@ fn lineage_by_hand() {
         serde_json::from_str(&ok(&["verify", &bundle, "--did", did, "--json"])).unwrap();
     assert_eq!(verified["ok"], true);
     assert_eq!(verified["did"], did);
+    // The export left a checkpoint at the head: the state's proof names it, and the root it
+    // proves against is the one that checkpoint signed.
+    let proof: serde_json::Value =
+        serde_json::from_str(&ok(&["state", &a, "demo/CounterSM@1", "--proof"])).unwrap();
+    let signed = &proof["signed_by_checkpoint"];
+    let seq = signed["seq"].as_u64().unwrap().to_string();
+    let log = ok(&["log", &a, "--json", "--from", &seq, "--limit", "1"]);
+    let checkpoint: serde_json::Value = serde_json::from_str(log.trim()).unwrap();
+    assert_eq!(checkpoint["kind"], "checkpoint");
+    assert_eq!(checkpoint["body"]["state_root"], proof["state_root"]);
+    assert_eq!(
+        proof["leaf"], proof["state_root"],
+        "one state: its leaf is the root"
+    );
+    assert_eq!(proof["state"]["pc"]["$tag"], "Counting");
     let fork: serde_json::Value = serde_json::from_str(&ok(&["inspect", &c, "--json"])).unwrap();
     assert_eq!(fork["parent"]["did"], did);
     assert_eq!(fork["parent"]["height"], 5);
