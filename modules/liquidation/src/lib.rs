@@ -204,9 +204,7 @@ pub fn parse_quotes(text: &str) -> Result<Vec<Quote>, String> {
 /// The whole number after `"name":` in one flat JSON object's text.
 fn field(object: &str, name: &str) -> Result<u64, String> {
     let key = format!("\"{name}\"");
-    let at = object
-        .find(&key)
-        .ok_or_else(|| format!("missing {name}"))?;
+    let at = object.find(&key).ok_or_else(|| format!("missing {name}"))?;
     let after = object[at + key.len()..].trim_start();
     let after = after
         .strip_prefix(':')
@@ -457,7 +455,10 @@ mod tests {
             feed: "http://prices.demo/".into(),
             poll_every_ms: 1_000,
         };
-        run(None, LiqEvent::Start(start), 100 * S).state().unwrap().clone()
+        run(None, LiqEvent::Start(start), 100 * S)
+            .state()
+            .unwrap()
+            .clone()
     }
 
     /// Feeds a body through Body and Got.
@@ -469,7 +470,10 @@ mod tests {
             status: 200,
             body_ref: Some(blob_ref.clone()),
         };
-        let s = run(Some(s), LiqEvent::Body(body), now_ns).state().unwrap().clone();
+        let s = run(Some(s), LiqEvent::Body(body), now_ns)
+            .state()
+            .unwrap()
+            .clone();
         let got = receipt(
             BlobGetParams {
                 blob_ref: blob_ref.clone(),
@@ -480,7 +484,10 @@ mod tests {
                 bytes: Bytes(text.as_bytes().to_vec()),
             },
         );
-        run(Some(s), LiqEvent::Got(got), now_ns).state().unwrap().clone()
+        run(Some(s), LiqEvent::Got(got), now_ns)
+            .state()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -512,8 +519,16 @@ mod tests {
 
     #[test]
     fn polls_track_the_price_and_a_gap_is_filled_from_history_with_the_breach_time() {
-        let s = deliver(started(), "poll", r#"{"at_ns":101000000000,"price_cents":195000}"#, 101 * S);
-        assert_eq!((s.polls, s.last_price_cents, s.breach.clone()), (1, Some(195_000), None));
+        let s = deliver(
+            started(),
+            "poll",
+            r#"{"at_ns":101000000000,"price_cents":195000}"#,
+            101 * S,
+        );
+        assert_eq!(
+            (s.polls, s.last_price_cents, s.breach.clone()),
+            (1, Some(195_000), None)
+        );
 
         let resumed = Resumed {
             from_ns: 101 * S,
@@ -530,7 +545,12 @@ mod tests {
         assert_eq!(fetch.purpose, "history");
 
         // A late poll arrives first and sees the price below: a breach, seen now.
-        let s = deliver(s, "poll", r#"{"at_ns":111000000000,"price_cents":180000}"#, 111 * S);
+        let s = deliver(
+            s,
+            "poll",
+            r#"{"at_ns":111000000000,"price_cents":180000}"#,
+            111 * S,
+        );
         assert_eq!(s.breach.as_ref().unwrap().via, "poll");
         // The history shows when it really happened: the earlier slot replaces it.
         let history = r#"[{"at_ns":101000000000,"price_cents":195000},
@@ -551,7 +571,12 @@ mod tests {
         assert_eq!(s.gaps[0].slots_checked, 4);
         assert!(s.pending.is_empty());
         // A later poll does not move it.
-        let s = deliver(s, "poll", r#"{"at_ns":113000000000,"price_cents":170000}"#, 113 * S);
+        let s = deliver(
+            s,
+            "poll",
+            r#"{"at_ns":113000000000,"price_cents":170000}"#,
+            113 * S,
+        );
         assert_eq!(s.breach.unwrap(), breach);
     }
 
@@ -565,7 +590,10 @@ mod tests {
             status: 500,
             body_ref: None,
         };
-        let s = run(Some(s), LiqEvent::Body(body), 102 * S).state().unwrap().clone();
+        let s = run(Some(s), LiqEvent::Body(body), 102 * S)
+            .state()
+            .unwrap()
+            .clone();
         assert_eq!(s.fetch_failures, 2);
         assert_eq!(parse_quotes("[]").unwrap(), vec![]);
         assert!(parse_quotes(r#"{"at_ns":1,"price_cents":"#).is_err());
