@@ -33,7 +33,12 @@ fn a_shorter_gap_threshold_journals_a_gap_the_default_would_not() {
     let (code, _, stderr) = world(&["new", d, "--air", "worlds/counter"]);
     assert_eq!(code, 0, "{stderr}");
     let send = |offset_ms: &str, extra: &[&str]| {
-        let mut args = vec!["send", d, "demo/CounterEvent@1", r#"{"Start": {"target": 3}}"#];
+        let mut args = vec![
+            "send",
+            d,
+            "demo/CounterEvent@1",
+            r#"{"Start": {"target": 3}}"#,
+        ];
         args.extend_from_slice(extra);
         let (code, stdout, stderr) = world_with_env(&args, &[(CLOCK_OFFSET_ENV, offset_ms)]);
         assert_eq!(code, 0, "{stderr}");

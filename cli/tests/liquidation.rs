@@ -46,8 +46,7 @@ fn the_short_demo_finds_the_breach_in_the_gap_and_verifies_across_both_hosts() {
     let b = demo_dir.join("host-b/world");
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     let new: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(demo_dir.join("new.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(demo_dir.join("new.json")).unwrap()).unwrap();
     let did_a = new["did"].as_str().unwrap();
 
     // Exactly one gap, on host B.
@@ -84,7 +83,10 @@ fn the_short_demo_finds_the_breach_in_the_gap_and_verifies_across_both_hosts() {
     let breach = &state["breach"];
     assert_eq!(breach["via"], "history", "{state}");
     let at_ns = breach["at_ns"].as_u64().unwrap();
-    assert!((from_ns..=to_ns).contains(&at_ns), "{breach} not in {from_ns}..={to_ns}");
+    assert!(
+        (from_ns..=to_ns).contains(&at_ns),
+        "{breach} not in {from_ns}..={to_ns}"
+    );
     assert!(breach["price_cents"].as_u64().unwrap() <= LIQUIDATION_CENTS);
     assert!(breach["detected_at_ns"].as_u64().unwrap() >= to_ns);
     assert_eq!(state["gaps"][0]["from_ns"].as_u64(), Some(from_ns));
