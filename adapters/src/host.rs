@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use worldline_air::Hash;
 use worldline_kernel::record::ReceiptBody;
-use worldline_kernel::world::DispatchIntent;
+use worldline_kernel::world::{DispatchIntent, GAP_NS_MIN};
 use worldline_kernel::{EventInput, KernelError, World};
 
 use crate::clock::ingress_now;
@@ -41,6 +41,9 @@ pub struct HostOptions {
     pub llm: LlmConfig,
     /// Where this node keeps secret values (the node-local binding map).
     pub secrets: SecretConfig,
+    /// The shortest silence, in ns, journaled as a gap on start; `None` is
+    /// [`GAP_NS_MIN`](worldline_kernel::world::GAP_NS_MIN), one minute.
+    pub gap_ns_min: Option<u64>,
 }
 
 /// Something the host did, for the caller to show.
@@ -149,7 +152,8 @@ impl Host {
             signers.push((id, AdapterSigner::load_or_create(world.dir(), id)?));
         }
         let mut notes = Vec::new();
-        if let Some(resumed) = world.resume(ingress_now()?)? {
+        let gap_ns_min = options.gap_ns_min.unwrap_or(GAP_NS_MIN);
+        if let Some(resumed) = world.resume_after(ingress_now()?, gap_ns_min)? {
             notes.push(HostNote::Resumed {
                 seq: resumed.seqs.first().copied().unwrap_or_default(),
                 from_ns: resumed.from_ns,

@@ -24,6 +24,10 @@ pub struct HostFlags {
     /// BINDING_ID=file:PATH; repeatable. Secrets are resolved only through these.
     #[arg(long = "secret", value_name = "BINDING_ID=SOURCE")]
     pub secret: Vec<String>,
+    /// The shortest silence since the last input, in ms, that the world journals as a gap
+    /// (catch-up) when it starts taking inputs; default 60000. Lower it for demos and tests.
+    #[arg(long = "gap-min-ms", value_name = "MS")]
+    pub gap_min_ms: Option<u64>,
 }
 
 /// Reads the adapter flags into the host's settings.
@@ -60,7 +64,19 @@ pub fn host_options(flags: &HostFlags) -> Result<HostOptions, Failure> {
         let (binding, source) = (binding.to_owned(), source.to_owned());
         options.secrets.bindings.insert(binding, source);
     }
+    options.gap_ns_min = gap_ns_min(flags)?;
     Ok(options)
+}
+
+/// `--gap-min-ms` in ns, if given.
+pub fn gap_ns_min(flags: &HostFlags) -> Result<Option<u64>, Failure> {
+    flags
+        .gap_min_ms
+        .map(|ms| {
+            ms.checked_mul(1_000_000)
+                .ok_or_else(|| Failure::message(format!("--gap-min-ms {ms}: too large")))
+        })
+        .transpose()
 }
 
 /// Adapter failures as one-line messages, naming the world.

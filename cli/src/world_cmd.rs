@@ -319,7 +319,12 @@ fn send(
     let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
     let first = world.head().seq + 1;
     // Catch-up: a world silent for long enough journals the gap before the event.
-    world.resume(ingress_now()?).map_err(kernel(dir))?;
+    let gap_ns_min = options
+        .gap_ns_min
+        .unwrap_or(worldline_kernel::world::GAP_NS_MIN);
+    world
+        .resume_after(ingress_now()?, gap_ns_min)
+        .map_err(kernel(dir))?;
     world
         .submit(vec![(input, ingress_now()?)], true)
         .map_err(kernel(dir))?;

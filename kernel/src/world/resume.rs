@@ -41,9 +41,20 @@ impl World {
     ///
     /// Calling it again at once journals nothing: the gap is then the last input.
     pub fn resume(&mut self, ingress: Ingress) -> Result<Option<Resumption>> {
+        self.resume_after(ingress, GAP_NS_MIN)
+    }
+
+    /// [`World::resume`] with another threshold: journals the gap if the silence is at least
+    /// `gap_ns_min` ns (a host flag, for demos and tests that cannot wait a minute). The
+    /// threshold only decides whether the `gap` input is appended; replay never reads it.
+    pub fn resume_after(
+        &mut self,
+        ingress: Ingress,
+        gap_ns_min: u64,
+    ) -> Result<Option<Resumption>> {
         let from_ns = self.stepper.logical_now_ns();
         let to_ns = ingress.now_ns;
-        if to_ns.saturating_sub(from_ns) < GAP_NS_MIN {
+        if to_ns.saturating_sub(from_ns) < gap_ns_min {
             return Ok(None);
         }
         let body = RecordBody::Gap { from_ns, to_ns };
