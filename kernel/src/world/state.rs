@@ -241,16 +241,21 @@ pub fn merkle_root(leaves: &[Hash]) -> Hash {
     }
     let mut level = leaves.to_vec();
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [left, right] => Hash::of_parts(&[NODE_TAG, left.as_bytes(), right.as_bytes()]),
-                [single] => *single,
-                _ => unreachable!("chunks(2) yields one or two"),
-            })
-            .collect();
+        level = next_level(&level);
     }
     level[0]
+}
+
+/// The level above: pairs hashed, an odd last node carried up unchanged.
+fn next_level(level: &[Hash]) -> Vec<Hash> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [left, right] => Hash::of_parts(&[NODE_TAG, left.as_bytes(), right.as_bytes()]),
+            [single] => *single,
+            _ => unreachable!("chunks(2) yields one or two"),
+        })
+        .collect()
 }
 
 /// One step of a Merkle path: the sibling's hash and which side it is on.
@@ -283,14 +288,7 @@ impl StateMap {
                     sibling_is_left: sibling < index,
                 });
             }
-            level = level
-                .chunks(2)
-                .map(|pair| match pair {
-                    [left, right] => Hash::of_parts(&[NODE_TAG, left.as_bytes(), right.as_bytes()]),
-                    [single] => *single,
-                    _ => unreachable!("chunks(2) yields one or two"),
-                })
-                .collect();
+            level = next_level(&level);
             index /= 2;
         }
         Some(steps)
