@@ -35,17 +35,22 @@ pub fn ingress(n: u64) -> Ingress {
     }
 }
 
+/// The `i`th event of a run: a Start every eighth, Ticks between.
+fn counter_event(world: &World, i: u64) -> worldline_kernel::EventInput {
+    let event = if i % 8 == 0 {
+        json!({"Start": {"target": 5}})
+    } else {
+        json!("Tick")
+    };
+    world
+        .event_from_json("demo/CounterEvent@1", &event)
+        .unwrap()
+}
+
 /// Sends `count` events (a Start then Ticks), one durable commit each.
 pub fn send_ticks(world: &mut World, count: u64) {
     for i in 0..count {
-        let event = if i % 8 == 0 {
-            json!({"Start": {"target": 5}})
-        } else {
-            json!("Tick")
-        };
-        let input = world
-            .event_from_json("demo/CounterEvent@1", &event)
-            .unwrap();
+        let input = counter_event(world, i);
         let n = world.head().seq + 1;
         world.submit(vec![(input, ingress(n))], true).unwrap();
     }
@@ -57,17 +62,7 @@ pub fn send_batched(world: &mut World, count: u64) {
     while sent < count {
         let batch = (count - sent).min(1000);
         let inputs = (0..batch)
-            .map(|i| {
-                let event = if (sent + i) % 8 == 0 {
-                    json!({"Start": {"target": 5}})
-                } else {
-                    json!("Tick")
-                };
-                let input = world
-                    .event_from_json("demo/CounterEvent@1", &event)
-                    .unwrap();
-                (input, ingress(sent + i))
-            })
+            .map(|i| (counter_event(world, sent + i), ingress(sent + i)))
             .collect();
         world.submit(inputs, false).unwrap();
         sent += batch;
