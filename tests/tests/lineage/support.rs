@@ -37,7 +37,7 @@ pub fn ingress(n: u64) -> Ingress {
 
 /// The `i`th event of a run: a Start every eighth, Ticks between.
 fn counter_event(world: &World, i: u64) -> worldline_kernel::EventInput {
-    let event = if i % 8 == 0 {
+    let event = if i.is_multiple_of(8) {
         json!({"Start": {"target": 5}})
     } else {
         json!("Tick")
