@@ -145,7 +145,9 @@ fn open_bundle(file: &Path) -> Result<Box<dyn Read>, KernelError> {
 /// Errors of a bundle file, naming it.
 fn bundle_error(file: &Path) -> impl Fn(KernelError) -> Failure + '_ {
     move |error| match error {
-        error @ KernelError::Io { .. } => Failure::message(error.to_string()),
+        error @ (KernelError::Io { .. } | KernelError::StoreFile { .. }) => {
+            Failure::message(error.to_string())
+        }
         other => Failure::message(format!("{}: {other}", file.display())),
     }
 }
@@ -386,7 +388,13 @@ fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), 
         Err(error) => {
             // A half-written bundle is worthless and misleading: remove it.
             let _ = std::fs::remove_file(file);
-            return Err(kernel(dir)(error));
+            return Err(match error {
+                // The bundle writer knows no path: name the file it was writing.
+                KernelError::Io { path, source } if path == "bundle" => {
+                    Failure::message(format!("{}: {source}", file.display()))
+                }
+                other => kernel(dir)(other),
+            });
         }
     };
     if as_json {

@@ -235,6 +235,7 @@ pub fn kernel(dir: &Path) -> impl Fn(KernelError) -> Failure + '_ {
         // These already name their path.
         error @ (KernelError::NotAWorld { .. }
         | KernelError::Io { .. }
+        | KernelError::StoreFile { .. }
         | KernelError::InUse { .. }) => Failure::message(error.to_string()),
         other => Failure::message(format!("{}: {other}", dir.display())),
     }

@@ -35,6 +35,15 @@ pub enum KernelError {
     /// The storage engine failed.
     #[error("storage: {0}")]
     Storage(String),
+    /// The world's store file failed: an I/O error (a read-only file system, a full disk) or a
+    /// file the engine cannot read (truncated, damaged). Names the file.
+    #[error("{path}: {reason}")]
+    StoreFile {
+        /// The store file (`<world>/.world/world.redb`).
+        path: String,
+        /// The engine's error.
+        reason: String,
+    },
     /// Stored data does not decode or does not hash to what it should: never silently accepted.
     #[error("corrupt world data: {0}")]
     Corrupt(String),

@@ -1,6 +1,6 @@
 //! The embedded store: one redb database per world (`<world>/.world/world.redb`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 use worldline_air::Hash;
@@ -68,11 +68,82 @@ fn storage(error: impl std::fmt::Display) -> KernelError {
 /// A world's redb database.
 pub struct RedbStore {
     db: Database,
+    path: PathBuf,
+}
+
+/// redb 3's file header (pinned at `=3.1.3`, see `tree_store/page_store/header.rs` there): a
+/// magic number, then little-endian u32s at fixed offsets giving the file's region layout.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+const REDB_HEADER_BYTES: usize = 320;
+const REDB_PAGE_SIZE_AT: usize = 12;
+
+/// Refuses a store file that cannot be a whole redb database: shorter than its header, a wrong
+/// magic number, or shorter than the layout its header describes (a truncated file).
+fn check_file(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let damaged = |reason: String| on_file(path, format!("damaged store: {reason}"));
+    let mut file = std::fs::File::open(path).map_err(|e| KernelError::io(path, e))?;
+    let len = file.metadata().map_err(|e| KernelError::io(path, e))?.len();
+    let mut header = Vec::with_capacity(REDB_HEADER_BYTES);
+    file.by_ref()
+        .take(REDB_HEADER_BYTES as u64)
+        .read_to_end(&mut header)
+        .map_err(|e| KernelError::io(path, e))?;
+    if header.len() < REDB_HEADER_BYTES {
+        return Err(damaged(format!(
+            "{len} bytes, shorter than the {REDB_HEADER_BYTES}-byte header (truncated)"
+        )));
+    }
+    if header[..REDB_MAGIC.len()] != REDB_MAGIC {
+        return Err(damaged("not a redb database (wrong magic number)".into()));
+    }
+    let u32_at = |at: usize| {
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(&header[at..at + 4]);
+        u64::from(u32::from_le_bytes(bytes))
+    };
+    let page = u32_at(REDB_PAGE_SIZE_AT);
+    let (region_header_pages, region_data_pages) = (u32_at(16), u32_at(20));
+    let (full_regions, trailing_pages) = (u32_at(24), u32_at(28));
+    let region = |pages: u64| region_header_pages.checked_add(pages)?.checked_mul(page);
+    let expected = (|| {
+        let trailing = if trailing_pages > 0 {
+            region(trailing_pages)?
+        } else {
+            0
+        };
+        page.checked_add(full_regions.checked_mul(region(region_data_pages)?)?)?
+            .checked_add(trailing)
+    })();
+    match expected {
+        Some(expected) if page > 0 && (full_regions > 0 || trailing_pages > 0) => {
+            if len < expected {
+                return Err(damaged(format!(
+                    "{len} bytes of the {expected} its header describes (truncated)"
+                )));
+            }
+            Ok(())
+        }
+        _ => Err(damaged("its header describes no valid layout".into())),
+    }
+}
+
+/// An engine error on the store file `path`, named.
+fn on_file(path: &Path, error: impl std::fmt::Display) -> KernelError {
+    KernelError::StoreFile {
+        path: path.display().to_string(),
+        reason: error.to_string(),
+    }
 }
 
 impl RedbStore {
-    /// Creates (or opens) the database file and its tables.
+    /// Creates (or opens) the database file and its tables. An existing file whose header is
+    /// not a redb header, or that is shorter than its header says, is refused before the engine
+    /// touches it (redb 3.1 would panic on a short file, or re-initialise an empty one).
     pub fn open(path: &Path) -> Result<RedbStore> {
+        if path.exists() {
+            check_file(path)?;
+        }
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(path)
@@ -81,21 +152,80 @@ impl RedbStore {
                     pid: "unknown".to_owned(),
                     lock: path.display().to_string(),
                 },
-                other => KernelError::Storage(format!("{}: {other}", path.display())),
+                other => on_file(path, other),
             })?;
-        let txn = db.begin_write().map_err(storage)?;
-        {
-            txn.open_table(LOG).map_err(storage)?;
-            txn.open_table(CAS).map_err(storage)?;
-            txn.open_table(META).map_err(storage)?;
-        }
-        txn.commit().map_err(storage)?;
-        Ok(RedbStore { db })
+        let tables = || -> Result<()> {
+            let txn = db.begin_write().map_err(storage)?;
+            {
+                txn.open_table(LOG).map_err(storage)?;
+                txn.open_table(CAS).map_err(storage)?;
+                txn.open_table(META).map_err(storage)?;
+            }
+            txn.commit().map_err(storage)
+        };
+        let path = path.to_path_buf();
+        tables().map_err(|e| named(&path, e))?;
+        Ok(RedbStore { db, path })
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T>) -> Result<T> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        f(&txn)
+        let txn = self.db.begin_read().map_err(|e| on_file(&self.path, e))?;
+        f(&txn).map_err(|e| named(&self.path, e))
+    }
+
+    fn write(&mut self, batch: Batch, durable: bool) -> Result<()> {
+        let mut txn = self.db.begin_write().map_err(storage)?;
+        txn.set_durability(if durable {
+            Durability::Immediate
+        } else {
+            Durability::None
+        })
+        .map_err(storage)?;
+        {
+            if !batch.records.is_empty() || !batch.index.is_empty() {
+                let mut log = txn.open_table(LOG).map_err(storage)?;
+                let mut value = Vec::new();
+                for (seq, bytes, hash) in &batch.records {
+                    value.clear();
+                    value.extend_from_slice(hash.as_bytes());
+                    value.extend_from_slice(bytes);
+                    log.insert(record_key(*seq).as_slice(), value.as_slice())
+                        .map_err(storage)?;
+                }
+                for entry in &batch.index {
+                    log.insert(index_key(entry).as_slice(), [].as_slice())
+                        .map_err(storage)?;
+                }
+            }
+            if !batch.cas.is_empty() {
+                let mut cas = txn.open_table(CAS).map_err(storage)?;
+                for (hash, bytes) in &batch.cas {
+                    cas.insert(hash.as_bytes().as_slice(), bytes.as_slice())
+                        .map_err(storage)?;
+                }
+            }
+            if !batch.meta.is_empty() {
+                let mut meta = txn.open_table(META).map_err(storage)?;
+                for (key, value) in &batch.meta {
+                    meta.insert(key.as_str(), value.as_slice())
+                        .map_err(storage)?;
+                }
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+}
+
+/// A storage error of the engine, re-labelled with the store file it concerns.
+fn named(path: &Path, error: KernelError) -> KernelError {
+    match error {
+        KernelError::Storage(reason) => on_file(path, reason),
+        other => other,
     }
 }
 
@@ -157,45 +287,7 @@ impl Store for RedbStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut txn = self.db.begin_write().map_err(storage)?;
-        txn.set_durability(if durable {
-            Durability::Immediate
-        } else {
-            Durability::None
-        })
-        .map_err(storage)?;
-        {
-            if !batch.records.is_empty() || !batch.index.is_empty() {
-                let mut log = txn.open_table(LOG).map_err(storage)?;
-                let mut value = Vec::new();
-                for (seq, bytes, hash) in &batch.records {
-                    value.clear();
-                    value.extend_from_slice(hash.as_bytes());
-                    value.extend_from_slice(bytes);
-                    log.insert(record_key(*seq).as_slice(), value.as_slice())
-                        .map_err(storage)?;
-                }
-                for entry in &batch.index {
-                    log.insert(index_key(entry).as_slice(), [].as_slice())
-                        .map_err(storage)?;
-                }
-            }
-            if !batch.cas.is_empty() {
-                let mut cas = txn.open_table(CAS).map_err(storage)?;
-                for (hash, bytes) in &batch.cas {
-                    cas.insert(hash.as_bytes().as_slice(), bytes.as_slice())
-                        .map_err(storage)?;
-                }
-            }
-            if !batch.meta.is_empty() {
-                let mut meta = txn.open_table(META).map_err(storage)?;
-                for (key, value) in &batch.meta {
-                    meta.insert(key.as_str(), value.as_slice())
-                        .map_err(storage)?;
-                }
-            }
-        }
-        txn.commit().map_err(storage)
+        self.write(batch, durable).map_err(|e| named(&self.path, e))
     }
 
     fn record(&self, seq: u64) -> Result<Option<Vec<u8>>> {

@@ -271,6 +271,40 @@ fn a_refused_import_leaves_nothing_behind() {
     assert_eq!(World::open(&target).unwrap().head(), head);
 }
 
+/// A bundle cut short anywhere (a full disk during export, a copy interrupted) is refused by
+/// verify and by import, and an import of it writes nothing: every length from 0 to one byte
+/// short, on a bundle of a few KB.
+#[test]
+fn every_truncation_of_a_small_bundle_is_refused_and_writes_nothing() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut world = counter_world(&scratch.path().join("a"), 8);
+    send_ticks(&mut world, 12);
+    let bytes = export(&mut world, true);
+    drop(world);
+    assert!(bytes.len() < 64 << 10, "{} bytes", bytes.len());
+    verify(&bytes).unwrap();
+    let target = scratch.path().join("b");
+    for len in 0..bytes.len() {
+        let cut = &bytes[..len];
+        assert!(
+            verify(cut).is_err(),
+            "verify accepted {len} of {} bytes",
+            bytes.len()
+        );
+        let error = import(cut, &target).err();
+        assert!(
+            error.is_some(),
+            "import accepted {len} of {} bytes",
+            bytes.len()
+        );
+        assert!(
+            !target.join(".world").exists() && !target.join(".world-import").exists(),
+            "import of {len} bytes left something behind"
+        );
+    }
+    import(&bytes, &target).unwrap();
+}
+
 #[test]
 fn receipts_are_verified_under_their_adapters_journaled_keys() {
     use worldline_adapters::{Host, HostOptions, Quiescence};
