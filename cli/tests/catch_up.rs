@@ -26,15 +26,15 @@ fn now_ns() -> u64 {
 }
 
 fn redacted(dir: &Path, f: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&dir.display().to_string().replace('.', r"\."), "[DIR]");
-    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
-    settings.add_filter(r"did:key:z[1-9A-HJ-NP-Za-km-z]+", "did:key:[DID]");
-    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
-    settings.add_filter(r"\d{12,}", "[NS]");
-    settings.add_filter(r"after \d+ s down", "after [S] s down");
-    settings.add_filter(r"\(\d+ s down\)", "([S] s down)");
-    settings.bind(f);
+    common::redacted_with(
+        dir,
+        &[
+            (r"\d{12,}", "[NS]"),
+            (r"after \d+ s down", "after [S] s down"),
+            (r"\(\d+ s down\)", "([S] s down)"),
+        ],
+        f,
+    );
 }
 
 fn records(dir: &Path) -> Vec<Record> {

@@ -22,27 +22,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn redacted(dir: &Path, f: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&dir.display().to_string()), "[DIR]");
-    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
-    settings.add_filter(r"did:key:z[1-9A-HJ-NP-Za-km-z]+", "did:key:[DID]");
-    settings.add_filter(r"pid \d+", "pid [PID]");
-    settings.add_filter(r"\d+ bytes", "[N] bytes");
-    settings.add_filter(r"the \d+ its header", "the [N] its header");
-    settings.add_filter(r"bundle byte \d+", "bundle byte [N]");
-    settings.bind(f);
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if "\\.+*?()|[]{}^$".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    common::redacted_with(
+        dir,
+        &[
+            (r"pid \d+", "pid [PID]"),
+            (r"\d+ bytes", "[N] bytes"),
+            (r"the \d+ its header", "the [N] its header"),
+            (r"bundle byte \d+", "bundle byte [N]"),
+        ],
+        f,
+    );
 }
 
 /// Runs `world ARGS`, which must succeed; returns stdout.

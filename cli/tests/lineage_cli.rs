@@ -11,25 +11,7 @@ use common::world;
 use std::path::Path;
 
 fn redacted(dir: &Path, f: impl FnOnce()) {
-    let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&dir.display().to_string()), "[DIR]");
-    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
-    settings.add_filter(r"did:key:z[1-9A-HJ-NP-Za-km-z]+", "did:key:[DID]");
-    settings.add_filter(r"\d+ bytes", "[N] bytes");
-    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
-    settings.bind(f);
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if "\\.+*?()|[]{}^$".contains(c) {
-                vec!['\\', c]
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    common::redacted_with(dir, &[(r"\d+ bytes", "[N] bytes")], f);
 }
 
 /// Runs `world ARGS`, which must succeed; returns stdout.

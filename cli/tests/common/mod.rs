@@ -30,3 +30,31 @@ pub fn world_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, Stri
 pub fn world(args: &[&str]) -> (i32, String, String) {
     world_with_env(args, &[])
 }
+
+/// Runs `f` (insta assertions) with what varies between runs redacted: the scratch folder
+/// `dir` as `[DIR]`, hashes, DIDs and times, then the test's own `extra` (regex, replacement)
+/// filters in order.
+pub fn redacted_with(dir: &std::path::Path, extra: &[(&str, &str)], f: impl FnOnce()) {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(&regex_escape(&dir.display().to_string()), "[DIR]");
+    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[HASH]");
+    settings.add_filter(r"did:key:z[1-9A-HJ-NP-Za-km-z]+", "did:key:[DID]");
+    settings.add_filter(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "[TIME]");
+    for (pattern, replacement) in extra {
+        settings.add_filter(pattern, *replacement);
+    }
+    settings.bind(f);
+}
+
+/// `text` with regex metacharacters escaped.
+pub fn regex_escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                vec!['\\', c]
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
