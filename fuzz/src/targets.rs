@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde_json::Value as Json;
-use worldline_air::cbor::{self, SELF_DESCRIBE};
+use worldline_air::cbor;
 use worldline_air::load::{SourceFile, load_sources};
 use worldline_air::nodes::{DefKind, Node};
 use worldline_air::patch::compile;
@@ -52,14 +52,9 @@ pub fn cbor_decode(data: &[u8]) {
         Ok(Ok(canonical.clone())),
         "canonical bytes do not decode and re-encode to themselves"
     );
-    let body = &canonical[SELF_DESCRIBE.len()..];
-    if data == body || data == &canonical[..] {
-        assert_eq!(
-            cbor::decode(body).as_ref(),
-            Ok(&item),
-            "canonical bytes decode to another item"
-        );
-    }
+    // Items are not compared after decoding the untagged body: a leading self-describe tag is
+    // dropped on decode, so the body of `Tag(55799, x)` reads back as `x` (regression test
+    // `cbor_double_self_describe_tag`).
     // The JSON lens must not panic either (it may refuse: bytes, tags, large integers).
     if let Ok(json) = cbor::cbor_to_json(&item) {
         let _ = cbor::json_to_cbor(&json);

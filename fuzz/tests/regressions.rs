@@ -22,3 +22,13 @@ fn cbor_unsorted_map_round_trips_by_canonical_bytes() {
     assert_eq!(bytes, [0xa2, 0x61, 0x62, 0x02, 0x61, 0x61, 0x01]);
     worldline_fuzz::targets::cbor_decode(&bytes);
 }
+
+/// Second libFuzzer run: `d9d9f7 d9d9f7 a0` decodes (the first tag dropped) to
+/// `Tag(55799, {})`, whose canonical bytes are the input again, but whose untagged body
+/// `d9d9f7 a0` decodes to `{}`. The target no longer compares items decoded from the body.
+#[test]
+fn cbor_double_self_describe_tag() {
+    let bytes = input("cbor_decode", "regress-double-self-describe.cbor");
+    assert_eq!(bytes, [0xd9, 0xd9, 0xf7, 0xd9, 0xd9, 0xf7, 0xa0]);
+    worldline_fuzz::targets::cbor_decode(&bytes);
+}
