@@ -16,7 +16,7 @@ mod common;
 #[path = "../../tests/src/skip.rs"]
 mod skip;
 
-use common::world;
+use common::{fails, ok, world};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,29 +32,6 @@ fn redacted(dir: &Path, f: impl FnOnce()) {
         ],
         f,
     );
-}
-
-/// Runs `world ARGS`, which must succeed; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let (code, stdout, stderr) = world(args);
-    assert_eq!(code, 0, "world {args:?}: {stderr}");
-    stdout
-}
-
-/// Runs `world ARGS`, which must fail with exit 1 and one line on stderr (no panic, no
-/// backtrace); returns that line.
-fn fails(args: &[&str]) -> String {
-    let (code, stdout, stderr) = world(args);
-    assert_eq!(
-        code, 1,
-        "world {args:?} did not fail cleanly: {stdout}{stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "world {args:?}: {stderr}");
-    assert!(
-        stderr.starts_with("error: ") && !stderr.contains("panicked"),
-        "{stderr}"
-    );
-    stderr
 }
 
 /// A counter world in `dir` with `events` events sent (a Start, then Ticks).

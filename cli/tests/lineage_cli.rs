@@ -6,27 +6,12 @@
 
 mod common;
 
-use common::world;
+use common::{fails, ok, world};
 
 use std::path::Path;
 
 fn redacted(dir: &Path, f: impl FnOnce()) {
     common::redacted_with(dir, &[(r"\d+ bytes", "[N] bytes")], f);
-}
-
-/// Runs `world ARGS`, which must succeed; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let (code, stdout, stderr) = world(args);
-    assert_eq!(code, 0, "world {args:?}: {stderr}");
-    stdout
-}
-
-/// Runs `world ARGS`, which must fail with one line on stderr; returns it.
-fn fails(args: &[&str]) -> String {
-    let (code, stdout, stderr) = world(args);
-    assert_eq!(code, 1, "world {args:?} succeeded: {stdout}");
-    assert_eq!(stderr.lines().count(), 1, "world {args:?}: {stderr}");
-    stderr
 }
 
 fn counter(dir: &Path, events: usize) {
@@ -67,6 +52,7 @@ fn lineage_by_hand() {
         vec!["fork", &a, &c, "--at", "5"],
         vec!["send", &c, "demo/CounterEvent@1", r#""Tick""#],
         vec!["replay", &c],
+        vec!["replay", &a],
     ] {
         out.push_str(&format!("$ world {}\n", args[0]));
         out.push_str(&ok(&args));
@@ -139,6 +125,8 @@ fn lineage_errors_are_one_line_and_change_nothing() {
         vec!["fork", a, c, "--at", "999"],
         vec!["fork", a, a],
         vec!["verify", "/nonexistent/world"],
+        vec!["state", a, "demo/CounterSM@1", "--proof", "--key", "x"],
+        vec!["state", a, "demo/Nope@1", "--proof"],
     ] {
         out.push_str(&format!("$ world {}\n", args[0]));
         out.push_str(&fails(&args));
@@ -155,4 +143,5 @@ fn lineage_errors_are_one_line_and_change_nothing() {
     assert_eq!(std::fs::read(bundle).unwrap(), original);
     assert_eq!(ok(&["inspect", a, "--json"]), head_before);
     ok(&["verify", a]);
+    ok(&["replay", a]);
 }

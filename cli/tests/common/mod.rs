@@ -58,3 +58,26 @@ pub fn regex_escape(text: &str) -> String {
         })
         .collect()
 }
+
+/// Runs `world ARGS`, which must succeed; returns stdout.
+pub fn ok(args: &[&str]) -> String {
+    let (code, stdout, stderr) = world(args);
+    assert_eq!(code, 0, "world {args:?}: {stderr}");
+    stdout
+}
+
+/// Runs `world ARGS`, which must fail with exit 1 and one line on stderr (no panic, no
+/// backtrace); returns that line.
+pub fn fails(args: &[&str]) -> String {
+    let (code, stdout, stderr) = world(args);
+    assert_eq!(
+        code, 1,
+        "world {args:?} did not fail cleanly: {stdout}{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "world {args:?}: {stderr}");
+    assert!(
+        stderr.starts_with("error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    stderr
+}

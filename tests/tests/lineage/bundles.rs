@@ -33,7 +33,10 @@ fn import(bytes: &[u8], dir: &Path) -> Result<World, KernelError> {
 fn small_bundle(dir: &Path) -> Vec<u8> {
     let mut world = counter_world(dir, 50);
     send_ticks(&mut world, 300);
-    export(&mut world, false)
+    let bytes = export(&mut world, false);
+    drop(world);
+    replay(dir).unwrap();
+    bytes
 }
 
 #[test]
@@ -113,6 +116,8 @@ fn ten_thousand_random_flips_of_a_large_bundle_are_detected() {
     let bytes = export(&mut world, false);
     let report = verify(&bytes).unwrap();
     assert!(report.verify.records > 5_000 && bytes.len() > 1_000_000);
+    drop(world);
+    replay(&scratch.path().join("a")).unwrap();
     // A fixed xorshift sequence: the same flips every run, spread over the whole file.
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut positions = Vec::with_capacity(10_000);
@@ -340,6 +345,7 @@ fn receipts_are_verified_under_their_adapters_journaled_keys() {
         .seq;
     drop(world);
     verify_world(&dir, None, &mut |_| {}).unwrap();
+    replay(&dir).unwrap();
     for change in [
         (|r: &mut worldline_kernel::record::ReceiptBody| r.signature[0] ^= 1) as fn(&mut _),
         |r| r.status = "error".into(),
