@@ -12,6 +12,7 @@ mod bench_timers;
 mod demo;
 mod failure;
 mod files;
+mod gov_cmd;
 pub mod host_cmd;
 mod lineage_cmd;
 pub mod modules;
@@ -39,6 +40,8 @@ enum Command {
     World(world_cmd::WorldCommand),
     #[command(flatten)]
     Lineage(lineage_cmd::LineageCommand),
+    #[command(flatten)]
+    Gov(gov_cmd::GovCommand),
 }
 
 /// When set, `world` prints `peak_memory_kib N` on stderr as it exits (used by `world bench`).
@@ -51,6 +54,7 @@ pub fn main() -> i32 {
         Command::Air(command) => air_cmd::run(command),
         Command::World(command) => world_cmd::run(command),
         Command::Lineage(command) => lineage_cmd::run(command),
+        Command::Gov(command) => gov_cmd::run(command),
     };
     if std::env::var_os(REPORT_PEAK_MEMORY_ENV).is_some()
         && let Some(kib) = bench::peak_rss_kib()

@@ -116,6 +116,44 @@ pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
             (Some(code), None) => format!("#{instance} {status} {code}"),
             _ => format!("#{instance} {status}"),
         },
+        RecordBody::GovProposed {
+            proposal_id,
+            manifest_hash,
+            description,
+            ..
+        } => format!(
+            "#{proposal_id} candidate {manifest_hash}{}",
+            description
+                .as_deref()
+                .map(|d| format!(" \"{d}\""))
+                .unwrap_or_default()
+        ),
+        RecordBody::GovShadowReport {
+            proposal_id,
+            report_hash,
+        } => format!("#{proposal_id} report {report_hash}"),
+        RecordBody::GovDecided {
+            proposal_id,
+            approved,
+            by,
+            signer,
+            ..
+        } => format!(
+            "#{proposal_id} {} by {by}{}",
+            if *approved { "approved" } else { "rejected" },
+            signer
+                .as_deref()
+                .map(|s| format!(", signed by {s}"))
+                .unwrap_or_default()
+        ),
+        RecordBody::GovApplied {
+            proposal_id,
+            manifest_hash,
+        } => format!("#{proposal_id} → {manifest_hash}"),
+        RecordBody::ManifestChanged {
+            manifest_hash,
+            previous,
+        } => format!("{previous} → {manifest_hash}"),
         other => other.kind().to_owned(),
     };
     let causes = if record.causes.is_empty() {
@@ -209,6 +247,38 @@ pub fn record_json(plane: &ControlPlane, record: &Record, hash: &Hash) -> Json {
         } => json!({
             "instance": instance, "status": status, "code": code, "reason": reason,
         }),
+        RecordBody::GovProposed {
+            proposal_id,
+            patch_hash,
+            base,
+            manifest_hash,
+            description,
+        } => json!({
+            "proposal_id": proposal_id, "patch_hash": patch_hash.to_string(), "base": base.to_string(),
+            "manifest_hash": manifest_hash.to_string(), "description": description,
+        }),
+        RecordBody::GovShadowReport {
+            proposal_id,
+            report_hash,
+        } => json!({"proposal_id": proposal_id, "report_hash": report_hash.to_string()}),
+        RecordBody::GovDecided {
+            proposal_id,
+            approved,
+            by,
+            signer,
+            signature,
+        } => json!({
+            "proposal_id": proposal_id, "approved": approved, "by": by, "signer": signer,
+            "signature": signature.as_deref().map(to_hex),
+        }),
+        RecordBody::GovApplied {
+            proposal_id,
+            manifest_hash,
+        } => json!({"proposal_id": proposal_id, "manifest_hash": manifest_hash.to_string()}),
+        RecordBody::ManifestChanged {
+            manifest_hash,
+            previous,
+        } => json!({"manifest_hash": manifest_hash.to_string(), "previous": previous.to_string()}),
         RecordBody::Gap { from_ns, to_ns } => json!({
             "from_ns": from_ns, "to_ns": to_ns, "gap_ns": to_ns.saturating_sub(*from_ns),
         }),

@@ -1,6 +1,7 @@
 //! Patch documents (AIR.md §8): how the control plane changes, one transaction at a time.
 
 mod compile;
+mod derive;
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 pub use compile::{CompiledPatch, DefChange, DefChangeAction, compile};
+pub use derive::derive;
 
 use crate::cbor::{json_canonical_bytes, json_to_cbor};
 use crate::error::AirError;

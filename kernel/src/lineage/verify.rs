@@ -97,6 +97,8 @@ pub struct Verifier {
     checkpoints: u64,
     receipts: u64,
     approvals: u64,
+    /// Patch hash of every proposal seen, by id: what a signed decision is about.
+    proposals: BTreeMap<u64, Hash>,
 }
 
 impl Verifier {
@@ -115,6 +117,7 @@ impl Verifier {
             checkpoints: 0,
             receipts: 0,
             approvals: 0,
+            proposals: BTreeMap::new(),
         }
     }
 
@@ -260,17 +263,46 @@ impl Verifier {
                 }
                 self.receipts += 1;
             }
+            RecordBody::GovProposed {
+                proposal_id,
+                patch_hash,
+                manifest_hash,
+                ..
+            } => {
+                self.proposals.insert(*proposal_id, *patch_hash);
+                self.needed.insert(*patch_hash);
+                self.needed.insert(*manifest_hash);
+            }
+            RecordBody::GovShadowReport { report_hash, .. } => {
+                self.needed.insert(*report_hash);
+            }
             RecordBody::GovDecided {
                 proposal_id,
                 approved,
                 by,
+                signer,
                 signature: Some(signature),
             } => {
-                let key = public_from_did(by).map_err(|e| format!("the decision's signer: {e}"))?;
-                let signed = approval_signing_bytes(*proposal_id, *approved, by);
+                let signer = signer
+                    .as_deref()
+                    .ok_or("the decision is signed but names no signer")?;
+                let key =
+                    public_from_did(signer).map_err(|e| format!("the decision's signer: {e}"))?;
+                let patch_hash = self.proposals.get(proposal_id).ok_or_else(|| {
+                    format!(
+                        "the decision is about proposal {proposal_id}, which was never proposed"
+                    )
+                })?;
+                let signed = approval_signing_bytes(&Approval {
+                    did,
+                    proposal_id: *proposal_id,
+                    patch_hash,
+                    approved: *approved,
+                    by,
+                });
                 if !identity::verify(&key, APPROVAL_SIGNATURE_TAG, &signed, signature) {
                     return Err(format!(
-                        "the decision's signature does not verify under {by}"
+                        "the decision's signature does not verify under {signer}"
                     ));
                 }
                 self.approvals += 1;
@@ -336,13 +368,30 @@ impl Verifier {
     }
 }
 
+/// What a governance decision is about, as its decider signs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Approval<'a> {
+    /// The world's DID (a decision is good in one world only).
+    pub did: &'a str,
+    /// The proposal.
+    pub proposal_id: u64,
+    /// Its patch (a decision is about one patch, whatever id it had).
+    pub patch_hash: &'a Hash,
+    /// Approved or rejected.
+    pub approved: bool,
+    /// Who decided, as they named themselves.
+    pub by: &'a str,
+}
+
 /// What a governance decider signs (after [`APPROVAL_SIGNATURE_TAG`]): canonical
-/// `{proposal_id, approved, by}`.
-pub fn approval_signing_bytes(proposal_id: u64, approved: bool, by: &str) -> Vec<u8> {
+/// `{did, proposal_id, patch_hash, approved, by}`.
+pub fn approval_signing_bytes(approval: &Approval<'_>) -> Vec<u8> {
     let mut map = MapBuilder::new();
-    map.uint("proposal_id", proposal_id);
-    map.bool("approved", approved);
-    map.text("by", by);
+    map.text("did", approval.did);
+    map.uint("proposal_id", approval.proposal_id);
+    map.hash("patch_hash", approval.patch_hash);
+    map.bool("approved", approval.approved);
+    map.text("by", approval.by);
     map.finish_tagged()
 }
 

@@ -121,6 +121,13 @@ impl PlansState {
         self.instances.values()
     }
 
+    /// The manifests live instances are pinned to, ascending, without repeats.
+    pub fn manifests(&self) -> Vec<Hash> {
+        let set: std::collections::BTreeSet<Hash> =
+            self.instances.values().map(|i| i.manifest_hash).collect();
+        set.into_iter().collect()
+    }
+
     /// Ids of the instances with a waiting step, ascending.
     pub fn waiting_ids(&self) -> Vec<u64> {
         self.instances

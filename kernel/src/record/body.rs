@@ -223,6 +223,8 @@ pub enum RecordBody {
         patch_hash: Hash,
         /// The manifest it was compiled against.
         base: Hash,
+        /// The manifest it produces (its nodes and modules are in the CAS).
+        manifest_hash: Hash,
         /// Optional description.
         description: Option<String>,
     },
@@ -239,9 +241,11 @@ pub enum RecordBody {
         proposal_id: u64,
         /// Approved or rejected.
         approved: bool,
-        /// Who decided.
+        /// Who decided, as they named themselves.
         by: String,
-        /// Signature by the decider's key, when one was given.
+        /// The `did:key` of the key that signed the decision, when one was given.
+        signer: Option<String>,
+        /// Signature by that key over `APPROVAL_SIGNATURE_TAG ‖ approval_signing_bytes`.
         signature: Option<Vec<u8>>,
     },
     /// A proposal was applied.

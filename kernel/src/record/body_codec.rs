@@ -150,11 +150,13 @@ impl RecordBody {
                 proposal_id,
                 patch_hash,
                 base,
+                manifest_hash,
                 description,
             } => {
                 m.uint("proposal_id", *proposal_id);
                 m.hash("patch_hash", patch_hash);
                 m.hash("base", base);
+                m.hash("manifest_hash", manifest_hash);
                 m.opt_text("description", description.as_deref());
             }
             RecordBody::GovShadowReport {
@@ -168,11 +170,13 @@ impl RecordBody {
                 proposal_id,
                 approved,
                 by,
+                signer,
                 signature,
             } => {
                 m.uint("proposal_id", *proposal_id);
                 m.bool("approved", *approved);
                 m.text("by", by);
+                m.opt_text("signer", signer.as_deref());
                 m.opt_bytes("signature", signature.as_deref());
             }
             RecordBody::GovApplied {
@@ -327,6 +331,7 @@ impl RecordBody {
                 proposal_id: m.uint("proposal_id")?,
                 patch_hash: m.hash("patch_hash")?,
                 base: m.hash("base")?,
+                manifest_hash: m.hash("manifest_hash")?,
                 description: m.opt_text("description")?.map(str::to_owned),
             },
             "gov_shadow_report" => RecordBody::GovShadowReport {
@@ -337,6 +342,7 @@ impl RecordBody {
                 proposal_id: m.uint("proposal_id")?,
                 approved: m.bool("approved")?,
                 by: m.text("by")?.to_owned(),
+                signer: m.opt_text("signer")?.map(str::to_owned),
                 signature: m.opt_bytes("signature")?.map(<[u8]>::to_vec),
             },
             "gov_applied" => RecordBody::GovApplied {

@@ -31,6 +31,16 @@ pub(crate) fn write_key_file(path: &Path, key: &WorldKey) -> Result<()> {
         .map_err(|e| KernelError::io(path, e))
 }
 
+/// A key from its file's text: one `ed25519-seed:<64 hex digits>` line.
+pub(crate) fn parse_key_line(text: &str) -> Option<WorldKey> {
+    let seed: [u8; 32] = text
+        .trim()
+        .strip_prefix(KEY_FILE_PREFIX)
+        .and_then(worldline_air::cbor::from_hex)
+        .and_then(|bytes| bytes.try_into().ok())?;
+    Some(WorldKey::from_seed(seed))
+}
+
 /// Reads the world key if the file exists; it must be the key of `did`.
 pub(crate) fn read_key_file(path: &Path, did: &str) -> Result<Option<WorldKey>> {
     let text = match std::fs::read_to_string(path) {
@@ -39,13 +49,8 @@ pub(crate) fn read_key_file(path: &Path, did: &str) -> Result<Option<WorldKey>> 
         Err(e) => return Err(KernelError::io(path, e)),
     };
     let bad = |why: &str| KernelError::Corrupt(format!("{}: {why}", path.display()));
-    let seed: [u8; 32] = text
-        .trim()
-        .strip_prefix(KEY_FILE_PREFIX)
-        .and_then(worldline_air::cbor::from_hex)
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or_else(|| bad("not an `ed25519-seed:` line of 64 hex digits"))?;
-    let key = WorldKey::from_seed(seed);
+    let key =
+        parse_key_line(&text).ok_or_else(|| bad("not an `ed25519-seed:` line of 64 hex digits"))?;
     if key.did() != did {
         return Err(bad(&format!("the key is not the key of {did}")));
     }

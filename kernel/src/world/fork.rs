@@ -99,7 +99,12 @@ impl World {
             .record_hash(height)?
             .ok_or_else(|| KernelError::Corrupt(format!("record {height} has no hash")))?;
         let empty_effects = EffectsState::default().to_snapshot();
-        let (snapshot, blobs) = states.snapshot(height, logical_now_ns, &empty_effects, None, None);
+        let (snapshot, blobs) = states.snapshot(
+            height,
+            logical_now_ns,
+            &empty_effects,
+            &super::state::SnapshotExtras::default(),
+        );
         let state_hash = Hash::of(&snapshot);
         let mut objects = blobs;
         objects.push((state_hash, snapshot));
@@ -144,12 +149,14 @@ impl World {
 
     /// A stepper holding this world's state at `height`: from the newest snapshot at or before
     /// it, re-running (and checking) the inputs after it.
-    fn stepper_at(&self, height: u64) -> Result<Stepper> {
+    pub(super) fn stepper_at(&self, height: u64) -> Result<Stepper> {
         let genesis = self.genesis()?;
         let plane = self.plane().clone();
         let mut host = ReducerHost::new(&genesis.config)?;
         load::load_modules(&mut host, &plane, &self.store, &BTreeMap::new())?;
         let mut stepper = Stepper::new(plane, host, genesis.config)?;
+        stepper.set_did(genesis.did.clone());
+        stepper.set_genesis_manifest(genesis.manifest_hash);
         let start = match self.snapshot_pointer_at_or_before(height)? {
             Some(pointer_seq) => {
                 super::restore_from_pointer(&self.store, &mut stepper, pointer_seq)?;
@@ -165,6 +172,7 @@ impl World {
                     0,
                     None,
                 );
+                super::governance::begin_under(&mut stepper, &self.store, &genesis.manifest_hash)?;
                 0
             }
         };

@@ -17,10 +17,19 @@ pub(crate) const META_ARTIFACT: &str = "artifact/";
 
 /// Puts the manifest and every world definition of `plane` into the CAS.
 pub fn store_plane(plane: &ControlPlane, sink: &mut dyn Sink) -> Result<()> {
+    for (hash, bytes) in plane_objects(plane)? {
+        sink.put_object(hash, bytes);
+    }
+    Ok(())
+}
+
+/// The manifest and every world definition of `plane` as CAS objects (built-ins are not
+/// stored: every build of Worldline has them).
+pub fn plane_objects(plane: &ControlPlane) -> Result<Vec<(Hash, Vec<u8>)>> {
     let manifest = Node::Manifest(plane.manifest().clone())
         .canonical_bytes()
         .map_err(|e| KernelError::Air(e.into()))?;
-    sink.put_object(plane.manifest_hash(), manifest);
+    let mut out = vec![(plane.manifest_hash(), manifest)];
     for def in plane.defs().values() {
         if def.node.name().is_some_and(Name::is_sys) {
             continue;
@@ -29,9 +38,9 @@ pub fn store_plane(plane: &ControlPlane, sink: &mut dyn Sink) -> Result<()> {
             .node
             .canonical_bytes()
             .map_err(|e| KernelError::Air(e.into()))?;
-        sink.put_object(def.hash, bytes);
+        out.push((def.hash, bytes));
     }
-    Ok(())
+    Ok(out)
 }
 
 fn node_from_cas(store: &dyn Store, hash: &Hash, what: &str) -> Result<Node> {

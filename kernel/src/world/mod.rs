@@ -8,10 +8,12 @@ mod checkpoint;
 mod create;
 mod effects;
 mod fork;
+mod governance;
 mod import;
 mod load;
 mod replay;
 mod resume;
+mod shadow;
 mod sink;
 mod state;
 mod stepper;
@@ -23,10 +25,12 @@ use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 pub use effects::DispatchIntent;
 pub use fork::ForkReport;
+pub use governance::{Applied, Proposed, read_signing_key, write_signing_key};
 pub(crate) use import::WorldWriter;
 pub(crate) use load::META_ARTIFACT;
 pub use replay::{ReplayReport, replay};
 pub use resume::{GAP_NS_MIN, Resumption};
+pub use shadow::{SHADOW_INPUTS_MAX, ShadowInput};
 pub use state::{ProofStep, StateMap, leaf_hash, merkle_root, proof_holds};
 
 use crate::config::WorldConfig;
@@ -146,6 +150,7 @@ impl World {
         store.commit(artifacts, false)?;
         let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
         stepper.set_did(genesis_body.did.clone());
+        stepper.set_genesis_manifest(genesis_body.manifest_hash);
 
         // Start from the newest snapshot (or genesis) and re-run the tail, checking each record.
         let start = match meta_u64(&store, META_SNAPSHOT)? {
@@ -162,6 +167,7 @@ impl World {
                     genesis_stamp_ns,
                     None,
                 );
+                governance::begin_under(&mut stepper, &store, &genesis_body.manifest_hash)?;
                 1
             }
         };
@@ -290,10 +296,16 @@ impl World {
             sink.put_object(Hash::of(&object), object);
         }
         self.stepper.begin();
+        let manifest_before = self.plane().manifest_hash();
         let processed = self.process_all(inputs, &mut sink).and_then(|appended| {
             self.checkpoint_if_due(&mut sink)?;
             Ok(appended)
         });
+        let manifest_after = self.plane().manifest_hash();
+        if manifest_after != manifest_before {
+            let entry = (META_MANIFEST.to_owned(), manifest_after.as_bytes().to_vec());
+            sink.batch.meta.push(entry);
+        }
         let outcome = processed.and_then(|appended| {
             let batch = std::mem::take(&mut sink.batch);
             self.store.commit(batch, durable).map(|()| appended)
@@ -445,6 +457,11 @@ pub(crate) fn restore_from_pointer(
         snapshot.logical_now_ns,
         snapshot.checkpoint,
     );
+    if let Some(item) = &snapshot.governance {
+        stepper.set_governance(crate::governance::GovState::from_snapshot(item)?);
+    }
+    let manifest = snapshot.manifest.unwrap_or(stepper.genesis_manifest());
+    governance::begin_under(stepper, store, &manifest)?;
     Ok(())
 }
 

@@ -48,6 +48,10 @@ pub(super) fn run_tail(
             stepper.accept_checkpoint(record, did, verify)?;
             continue;
         }
+        if let RecordBody::GovApplied { manifest_hash, .. } = &record.body {
+            let plane = super::governance::load_plane(stepper, verify.store(), manifest_hash)?;
+            stepper.stage(plane);
+        }
         if !record.is_input() {
             let reason = format!(
                 "the journal has a {} record here, but nothing before it produced one",

@@ -154,6 +154,11 @@ impl<'s> VerifySink<'s> {
             .filter(|(seq, _, _)| *seq == self.next_seq))
     }
 
+    /// The store being verified against.
+    pub fn store(&self) -> &'s dyn Store {
+        self.store
+    }
+
     /// The stored record at the next seq, decoded.
     pub fn peek(&mut self) -> Result<Option<Record>> {
         match self.stored()? {

@@ -54,6 +54,11 @@ impl StateMap {
             .map(|((_, k), v)| (k, v))
     }
 
+    /// Every state, in `(reducer, key)` order.
+    pub fn iter(&self) -> impl Iterator<Item = (&StateKey, &Vec<u8>)> {
+        self.states.iter()
+    }
+
     /// Number of states.
     pub fn len(&self) -> usize {
         self.states.len()
@@ -75,18 +80,23 @@ impl StateMap {
     }
 
     /// The snapshot object: `{height, logical_now_ns, states: [[reducer, key, state_hash]…],
-    /// effects, plans?, checkpoint?}`, plus the state blobs it references (to be stored in the
-    /// CAS by their hashes). `plans` is written only when some plan instance is alive,
-    /// `checkpoint` (`[height, hash]` of the last checkpoint) only once there is one, so the
-    /// snapshots of older worlds keep their bytes.
+    /// effects, plans?, checkpoint?, governance?, manifest?}`, plus the state blobs it
+    /// references (to be stored in the CAS by their hashes). The optional entries are written
+    /// only when they say something (see [`SnapshotExtras`]), so the snapshots of older worlds
+    /// keep their bytes.
     pub fn snapshot(
         &self,
         height: u64,
         logical_now_ns: u64,
         effects: &Cbor,
-        plans: Option<&Cbor>,
-        checkpoint: Option<(u64, Hash)>,
+        extras: &SnapshotExtras,
     ) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
+        let SnapshotExtras {
+            plans,
+            checkpoint,
+            governance,
+            manifest,
+        } = extras;
         let mut entries = Vec::with_capacity(self.states.len());
         let mut blobs = Vec::with_capacity(self.states.len());
         for ((reducer, key), state) in &self.states {
@@ -115,12 +125,18 @@ impl StateMap {
             let _ = plans.write_canonical(&mut plans_bytes);
             map.raw("plans", plans_bytes);
         }
-        if let Some((checkpoint_height, checkpoint_hash)) = checkpoint {
+        if let Some((checkpoint_height, checkpoint_hash)) = *checkpoint {
             let mut entry = Vec::with_capacity(45);
             cbor::write_array_head(&mut entry, 2);
             cbor::write_uint(&mut entry, checkpoint_height);
             cbor::write_bytes(&mut entry, checkpoint_hash.as_bytes());
             map.raw("checkpoint", entry);
+        }
+        if let Some(governance) = governance {
+            map.raw("governance", governance.clone());
+        }
+        if let Some(manifest) = manifest {
+            map.hash("manifest", manifest);
         }
         (map.finish_tagged(), blobs)
     }
@@ -191,6 +207,10 @@ impl StateMap {
                 ));
             }
         };
+        let manifest = match map.get("manifest") {
+            None => None,
+            Some(_) => Some(map.hash("manifest")?),
+        };
         Ok(Snapshot {
             height,
             logical_now_ns,
@@ -198,6 +218,8 @@ impl StateMap {
             effects: map.get("effects").cloned(),
             plans: map.get("plans").cloned(),
             checkpoint,
+            governance: map.get("governance").cloned(),
+            manifest,
         })
     }
 }
@@ -216,6 +238,23 @@ pub struct Snapshot {
     pub plans: Option<Cbor>,
     /// Height and hash of the last checkpoint at that seq, if any.
     pub checkpoint: Option<(u64, Hash)>,
+    /// Proposals (`GovState::to_snapshot`), if any were ever made.
+    pub governance: Option<Cbor>,
+    /// The manifest in force, when it is no longer the genesis manifest.
+    pub manifest: Option<Hash>,
+}
+
+/// What a snapshot holds besides states and open work; each entry is written only when set.
+#[derive(Debug, Default)]
+pub struct SnapshotExtras {
+    /// Live plan instances, when some are alive.
+    pub plans: Option<Cbor>,
+    /// Height and hash of the last checkpoint, once there is one.
+    pub checkpoint: Option<(u64, Hash)>,
+    /// Proposals (canonical CBOR), once there is one.
+    pub governance: Option<Vec<u8>>,
+    /// The manifest in force, once a proposal was applied.
+    pub manifest: Option<Hash>,
 }
 
 fn hash_bytes(bytes: &[u8]) -> Result<[u8; 32]> {
@@ -375,7 +414,7 @@ mod tests {
             states.set(&name("demo/Cells@1"), &[0x61, i], Some(vec![i; 3]));
         }
         let effects = Cbor::Map(vec![(Cbor::Text("open".into()), Cbor::Array(vec![]))]);
-        let (bytes, blobs) = states.snapshot(42, 7, &effects, None, None);
+        let (bytes, blobs) = states.snapshot(42, 7, &effects, &SnapshotExtras::default());
         let blobs: BTreeMap<Hash, Vec<u8>> = blobs.into_iter().collect();
         let back = StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
         assert_eq!((back.height, back.logical_now_ns), (42, 7));

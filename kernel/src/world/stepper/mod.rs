@@ -6,6 +6,7 @@
 
 mod check;
 mod effects;
+mod governance;
 mod lineage;
 mod plans;
 mod resume;
@@ -15,20 +16,21 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use std::rc::Rc;
 
-use worldline_air::nodes::{DefPlan, ModuleKind, Node};
+use worldline_air::nodes::DefPlan;
 use worldline_air::{ControlPlane, Hash, Name, Value};
 
 use super::sink::Sink;
-use super::state::{StateKey, StateMap};
+use super::state::{SnapshotExtras, StateKey, StateMap};
 use crate::config::{CASCADE_RECORDS_MAX, WorldConfig};
 use crate::effects::EffectsState;
 use crate::effects::OpenIntent;
 use crate::error::{KernelError, Result};
+use crate::governance::{GovState, Proposal};
 use crate::host::ReducerHost;
 use crate::host::envelope::ReducerInput;
 use crate::plans::{PlanInstance, PlansState};
 use crate::record::{EventOrigin, Record, RecordBody, Stamp};
-use routes::{Route, Routes, cell_key, routes};
+use routes::{Route, Routes, cell_key};
 
 /// A change to open work, remembered so a failed batch can be undone.
 enum EffectsChange {
@@ -56,6 +58,10 @@ struct Undo {
     dirty: BTreeSet<StateKey>,
     /// The last checkpoint before the batch, saved the first time the batch changes it.
     last_checkpoint: Option<Option<(u64, Hash)>>,
+    /// Proposals as they were before the batch touched them (`None`: new in the batch).
+    proposals: Vec<(u64, Option<Proposal>)>,
+    /// The wiring before the batch switched the manifest, if it did.
+    wiring: Option<governance::Wiring>,
 }
 
 /// Events waiting to be delivered to their reducers: `(seq, schema, value)`.
@@ -63,7 +69,7 @@ type EventQueue = VecDeque<(u64, Name, Vec<u8>)>;
 
 /// The deterministic core of a world.
 pub struct Stepper {
-    plane: ControlPlane,
+    plane: Rc<ControlPlane>,
     host: ReducerHost,
     states: StateMap,
     effects: EffectsState,
@@ -84,32 +90,26 @@ pub struct Stepper {
     undo: Option<Undo>,
     /// The world's DID (see `resume.rs`).
     did: String,
+    /// The manifest at genesis: snapshots name the manifest in force only when it differs.
+    genesis_manifest: Hash,
+    /// Every proposal (see `governance.rs`).
+    gov: GovState,
+    /// Manifests replaced while plan instances pinned to them were alive.
+    retired: BTreeMap<Hash, governance::Pinned>,
+    /// The candidate manifest of the next `gov_applied`, loaded by the world before it.
+    staged: Option<Rc<ControlPlane>>,
 }
 
 impl Stepper {
     /// A stepper over `plane` whose modules are already loaded into `host`.
     pub fn new(plane: ControlPlane, host: ReducerHost, config: WorldConfig) -> Result<Stepper> {
-        let routes = routes(&plane)?;
-        let pure_modules = plane
-            .defs()
-            .values()
-            .filter_map(|def| match &def.node {
-                Node::Module(m) if m.module_kind == ModuleKind::Pure && !m.name.is_sys() => {
-                    m.wasm_hash.map(|hash| (m.name.clone(), hash))
-                }
-                _ => None,
-            })
-            .collect();
-        let plan_defs = plane
-            .defs()
-            .values()
-            .filter_map(|def| match &def.node {
-                Node::Plan(plan) => Some((plan.name.clone(), Rc::new(plan.clone()))),
-                _ => None,
-            })
-            .collect();
+        let plane = Rc::new(plane);
+        let wiring = governance::Wiring::of(&plane)?;
         Ok(Stepper {
-            plan_defs,
+            plan_defs: wiring.plan_defs,
+            routes: wiring.routes,
+            pure_modules: wiring.pure_modules,
+            genesis_manifest: plane.manifest_hash(),
             plane,
             host,
             states: StateMap::default(),
@@ -120,17 +120,18 @@ impl Stepper {
             snapshot_height: 0,
             dirty: BTreeSet::new(),
             last_checkpoint: None,
-            routes,
-            pure_modules,
             admitted: Vec::new(),
             undo: None,
             did: String::new(),
+            gov: GovState::default(),
+            retired: BTreeMap::new(),
+            staged: None,
         })
     }
 
     /// The control plane in force.
     pub fn plane(&self) -> &ControlPlane {
-        &self.plane
+        &*self.plane
     }
 
     /// All states.
@@ -193,6 +194,8 @@ impl Stepper {
             snapshot_height: self.snapshot_height,
             dirty: self.dirty.clone(),
             last_checkpoint: None,
+            proposals: Vec::new(),
+            wiring: None,
         });
     }
 
@@ -232,6 +235,13 @@ impl Stepper {
         if let Some(last_checkpoint) = undo.last_checkpoint {
             self.last_checkpoint = last_checkpoint;
         }
+        for (id, before) in undo.proposals.into_iter().rev() {
+            self.gov.restore(id, before);
+        }
+        if let Some(wiring) = undo.wiring {
+            self.rewire(wiring);
+        }
+        self.staged = None;
         self.admitted.clear();
     }
 
@@ -263,7 +273,10 @@ impl Stepper {
         let seq = sink.append(input)?;
         let mut appended = vec![seq];
         match body {
-            RecordBody::Genesis(genesis) => self.did = genesis.did,
+            RecordBody::Genesis(genesis) => {
+                self.genesis_manifest = genesis.manifest_hash;
+                self.did = genesis.did;
+            }
             RecordBody::Gap { from_ns, to_ns } => {
                 self.resumed(seq, (from_ns, to_ns), &stamp, sink, &mut appended)?;
             }
@@ -273,6 +286,12 @@ impl Stepper {
             }
             RecordBody::Receipt(receipt) => {
                 self.deliver_receipt(seq, &receipt, &stamp, sink, &mut appended)?;
+            }
+            RecordBody::GovProposed { .. }
+            | RecordBody::GovShadowReport { .. }
+            | RecordBody::GovDecided { .. }
+            | RecordBody::GovApplied { .. } => {
+                self.governance(seq, &body, sink, &mut appended)?;
             }
             RecordBody::AdapterKey {
                 adapter_id,
@@ -322,7 +341,7 @@ impl Stepper {
                 }
                 let key = match &route.key_path {
                     None => Vec::new(),
-                    Some(path) => match cell_key(&self.plane, &route, path, &value) {
+                    Some(path) => match cell_key(&*self.plane, &route, path, &value) {
                         Ok(key) => key,
                         Err(reason) => {
                             self.fail(&route, &[], "bad_key", reason, event_seq, sink, appended)?;
@@ -378,7 +397,7 @@ impl Stepper {
         let checked = self
             .host
             .step(&route.wasm_hash, &input)
-            .and_then(|output| check::check(&self.plane, route, &output));
+            .and_then(|output| check::check(&*self.plane, route, &output));
         let checked = match checked {
             Ok(checked) => checked,
             Err(error) => {
@@ -474,13 +493,16 @@ impl Stepper {
         }
         let effects = self.effects.to_snapshot();
         let plans = self.plans.to_snapshot()?;
-        let (bytes, blobs) = self.states.snapshot(
-            height,
-            self.logical_now_ns,
-            &effects,
-            plans.as_ref(),
-            self.last_checkpoint,
-        );
+        let manifest = self.plane.manifest_hash();
+        let extras = SnapshotExtras {
+            plans,
+            checkpoint: self.last_checkpoint,
+            governance: self.gov.to_snapshot(),
+            manifest: (manifest != self.genesis_manifest).then_some(manifest),
+        };
+        let (bytes, blobs) = self
+            .states
+            .snapshot(height, self.logical_now_ns, &effects, &extras);
         let dirty_hashes: BTreeSet<Hash> = self
             .dirty
             .iter()

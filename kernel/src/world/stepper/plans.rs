@@ -26,6 +26,8 @@ pub(super) struct Journal<'a> {
 /// The stepper seen by one running instance.
 struct Activation<'s, 'j> {
     stepper: &'s mut Stepper,
+    /// The control plane of the manifest the instance is pinned to.
+    plane: Rc<ControlPlane>,
     journal: &'s mut Journal<'j>,
     /// The record that woke the instance: the cause of what it does now.
     cause_seq: u64,
@@ -33,7 +35,7 @@ struct Activation<'s, 'j> {
 
 impl PlanHost for Activation<'_, '_> {
     fn plane(&self) -> &ControlPlane {
-        &self.stepper.plane
+        &*self.plane
     }
 
     fn next_seq(&self) -> u64 {
@@ -102,17 +104,15 @@ impl Stepper {
         }
     }
 
-    /// The plan an instance runs, from the manifest it is pinned to.
-    fn pinned_plan(&self, instance: &PlanInstance) -> Result<Rc<DefPlan>> {
-        if instance.manifest_hash != self.plane.manifest_hash() {
-            return Err(KernelError::Corrupt(format!(
-                "plan instance {} is pinned to manifest {}, which is not loaded",
-                instance.id, instance.manifest_hash
-            )));
-        }
-        self.plan_defs.get(&instance.plan).cloned().ok_or_else(|| {
-            KernelError::Corrupt(format!("plan {} is not in its manifest", instance.plan))
-        })
+    /// The plan an instance runs, and its control plane, from the manifest it is pinned to.
+    fn pinned_plan(&self, instance: &PlanInstance) -> Result<(Rc<DefPlan>, Rc<ControlPlane>)> {
+        self.pinned(&instance.manifest_hash, &instance.plan)
+            .ok_or_else(|| {
+                KernelError::Corrupt(format!(
+                    "plan {} of instance {} is not in manifest {}, or that manifest is not loaded",
+                    instance.plan, instance.id, instance.manifest_hash
+                ))
+            })
     }
 
     /// A journaled domain event reaches the plans: triggers start instances, and instances
@@ -133,14 +133,14 @@ impl Stepper {
             let Some(instance) = self.plans.get(id) else {
                 continue;
             };
-            if run::awaits_event(instance, &*self.pinned_plan(instance)?, schema) {
+            if run::awaits_event(instance, &self.pinned_plan(instance)?.0, schema) {
                 waiting.push(id);
             }
         }
         if triggers.is_empty() && waiting.is_empty() {
             return Ok(());
         }
-        let event = decode(&self.plane, schema, value)?;
+        let event = decode(&*self.plane, schema, value)?;
         for trigger in triggers {
             self.start_plan(&trigger, event_seq, &event, journal)?;
         }
@@ -149,9 +149,9 @@ impl Stepper {
                 continue;
             };
             self.remember_plan(id, Some(instance.clone()));
-            let plan = self.pinned_plan(&instance)?;
-            let ending = run::offer_event(&mut instance, &plan, event_seq, schema, &event);
-            self.resume(instance, &plan, ending, event_seq, journal)?;
+            let pinned = self.pinned_plan(&instance)?;
+            let ending = run::offer_event(&mut instance, &pinned.0, event_seq, schema, &event);
+            self.resume(instance, &pinned, ending, event_seq, journal)?;
         }
         Ok(())
     }
@@ -176,7 +176,7 @@ impl Stepper {
             .and_then(|ty| {
                 event
                     .clone()
-                    .normalize(&ty, &self.plane)
+                    .normalize(&ty, &*self.plane)
                     .map_err(|e| e.to_string())
             });
         let input_bytes = match &input {
@@ -226,7 +226,8 @@ impl Stepper {
             }
         }
         self.remember_plan(id, None);
-        self.resume(instance, &plan, ending, id, journal)
+        let pinned = (plan, self.plane.clone());
+        self.resume(instance, &pinned, ending, id, journal)
     }
 
     /// Runs an instance after it was woken (unless `ending` already ended it), then journals
@@ -234,7 +235,7 @@ impl Stepper {
     fn resume(
         &mut self,
         mut instance: PlanInstance,
-        plan: &DefPlan,
+        (plan, plane): &(Rc<DefPlan>, Rc<ControlPlane>),
         ending: Option<Ending>,
         cause_seq: u64,
         journal: &mut Journal<'_>,
@@ -254,6 +255,7 @@ impl Stepper {
             None => {
                 let mut activation = Activation {
                     stepper: self,
+                    plane: plane.clone(),
                     journal,
                     cause_seq,
                 };
@@ -304,7 +306,7 @@ impl Stepper {
             .origin
             .key
             .as_deref()
-            .and_then(|key| Value::from_cbor_bytes(key, &TypeExpr::Nat, &self.plane).ok())
+            .and_then(|key| Value::from_cbor_bytes(key, &TypeExpr::Nat, &*self.plane).ok())
             .and_then(|v| match v {
                 Value::Nat(id) => Some(id),
                 _ => None,
@@ -316,7 +318,7 @@ impl Stepper {
             return Ok(());
         };
         self.remember_plan(id, Some(instance.clone()));
-        let plan = self.pinned_plan(&instance)?;
+        let pinned = self.pinned_plan(&instance)?;
         let held = self.held_receipt(open, receipt, journal.sink)?;
         let ending = if instance.receipts.len() >= crate::plans::PLAN_RECEIPTS_HELD_MAX {
             let reason = "too many receipts arrived before they were awaited";
@@ -325,7 +327,7 @@ impl Stepper {
             run::hold_receipt(&mut instance, receipt.intent_hash, held);
             None
         };
-        self.resume(instance, &plan, ending, receipt_seq, journal)
+        self.resume(instance, &pinned, ending, receipt_seq, journal)
     }
 
     /// The receipt as `await_receipt` binds it: the payload, and for `http.request` a
@@ -342,7 +344,7 @@ impl Stepper {
             .ok_or_else(|| {
                 KernelError::Corrupt(format!("no effect of kind {}", open.intent.kind))
             })?;
-        let mut value = decode(&self.plane, &effect.receipt_schema, &receipt.payload)?;
+        let mut value = decode(&*self.plane, &effect.receipt_schema, &receipt.payload)?;
         if open.intent.kind == "http.request" {
             let body = match value.field("body_ref") {
                 Some(Value::Hash(hash)) => sink.input_object(hash)?.unwrap_or_default(),

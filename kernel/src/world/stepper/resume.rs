@@ -21,6 +21,22 @@ impl Stepper {
         self.did = did;
     }
 
+    /// Tells the stepper the genesis manifest when it starts after genesis (snapshots name the
+    /// manifest in force only when it is another one).
+    pub fn set_genesis_manifest(&mut self, manifest: worldline_air::Hash) {
+        self.genesis_manifest = manifest;
+    }
+
+    /// The genesis manifest.
+    pub fn genesis_manifest(&self) -> worldline_air::Hash {
+        self.genesis_manifest
+    }
+
+    /// Restores the proposals (from a snapshot).
+    pub fn set_governance(&mut self, gov: crate::governance::GovState) {
+        self.gov = gov;
+    }
+
     /// Appends `sys/WorldResumed@1` for the `gap` at `gap_seq` (caused by it, origin `kernel`)
     /// and delivers it to the reducers and plans it is routed to.
     pub(super) fn resumed(

@@ -25,8 +25,8 @@ pub(super) struct Route {
 }
 
 /// Routes by event schema (in manifest order) and by reducer.
-#[derive(Default)]
-pub(super) struct Routes {
+#[derive(Default, Clone)]
+pub(crate) struct Routes {
     pub by_schema: BTreeMap<Name, Vec<Rc<Route>>>,
     pub by_reducer: BTreeMap<Name, Rc<Route>>,
 }

@@ -1,0 +1,273 @@
+//! Governance through the `world` binary: propose → shadow → approve → apply on
+//! `worlds/safe-upgrade` (real reducers, a real HTTP server on 127.0.0.1, real signatures), the
+//! lifecycle's refusals, and the shadow's promises (it predicts what apply does, it changes
+//! nothing live but its one record, it sends nothing).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use common::{fails, ok};
+use serde_json::{Value as Json, json};
+
+/// A loopback HTTP server answering 200 to everything; remembers `METHOD path` of each request.
+fn serve() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() {
+                continue;
+            }
+            let request: Vec<&str> = line.split_whitespace().collect();
+            if request.len() >= 2 {
+                log.lock()
+                    .unwrap()
+                    .push(format!("{} {}", request[0], request[1]));
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (base, seen)
+}
+
+fn records(dir: &str) -> usize {
+    ok(&["log", dir, "--limit", "100000", "--json"])
+        .lines()
+        .count()
+}
+
+fn state(dir: &str) -> Json {
+    let out: Json =
+        serde_json::from_str(&ok(&["state", dir, "upgrade/Ledger@1", "--json"])).unwrap();
+    out["state"].clone()
+}
+
+fn new_world(root: &Path) -> String {
+    let dir = root.join("w").display().to_string();
+    ok(&["new", &dir, "--air", "worlds/safe-upgrade/v1"]);
+    dir
+}
+
+fn request(dir: &str, url: &str, extra: &[&str]) {
+    let event = json!({ "url": url }).to_string();
+    let mut args = vec!["send", dir, "upgrade/Request@1", &event];
+    args.extend_from_slice(extra);
+    ok(&args);
+}
+
+#[test]
+fn safe_upgrade_goes_through_the_whole_loop_while_a_v1_plan_waits() {
+    let root = tempfile::tempdir().unwrap();
+    let (base, seen) = serve();
+    let dir = new_world(root.path());
+    request(&dir, &format!("{base}/first"), &[]);
+    assert_eq!(state(&dir)["fetched"], json!(1));
+    // This one's plan instance waits on its receipt across the upgrade.
+    request(&dir, &format!("{base}/waiting"), &["--timeout-ms", "0"]);
+
+    let proposed = ok(&["propose", &dir, "--air", "worlds/safe-upgrade/v2"]);
+    assert!(proposed.starts_with("proposal 1 journaled"), "{proposed}");
+    assert!(proposed.contains("changed  grant fetch"), "{proposed}");
+
+    let requests_before = seen.lock().unwrap().len();
+    let (state_before, records_before) = (state(&dir), records(&dir));
+    let report: Json = serde_json::from_str(&ok(&["shadow", &dir, "1", "--json"])).unwrap();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        requests_before,
+        "shadow sent a request"
+    );
+    assert_eq!(state(&dir), state_before, "shadow changed live state");
+    assert_eq!(
+        records(&dir),
+        records_before + 1,
+        "shadow journals exactly its report"
+    );
+
+    let grant = report["ledger"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["section"] == "grant" && d["name"] == "fetch")
+        .expect("the widened grant is a ledger delta");
+    assert_eq!(grant["action"], "changed");
+    assert!(
+        grant["new"].to_string().contains("POST") && !grant["old"].to_string().contains("POST")
+    );
+    let intents = report["intents"].as_array().unwrap();
+    assert!(!intents.is_empty());
+    for intent in intents {
+        assert_eq!(intent["origin"], "plan upgrade/fetch_v2@1", "{intent}");
+        assert_eq!(intent["admitted"], true, "{intent}");
+        assert_eq!(intent["params"]["method"], "POST");
+        assert!(
+            intent["decisions"].to_string().contains("policy"),
+            "{intent}"
+        );
+    }
+
+    let key = root.path().join("alice.key").display().to_string();
+    let did = ok(&["keygen", &key]);
+    let approved = ok(&["approve", &dir, "1", "--as", "alice", "--key", &key]);
+    assert!(approved.contains(did.trim()), "{approved}");
+    ok(&["apply", &dir, "1"]);
+
+    // The next command re-dispatches the waiting v1 intent; the new request runs v2.
+    request(&dir, &format!("{base}/after"), &[]);
+    let after = state(&dir);
+    assert_eq!(after["fetched"], json!(3), "state carried over: {after}");
+    let log: Vec<String> = serde_json::from_value(after["log"].clone()).unwrap();
+    assert!(log[0].starts_with("reducer v1: plan v1 fetched"), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("plan v1 fetched") && l.contains("/waiting"))
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("reducer v2: plan v2") && l.contains("/after"))
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.contains(&"GET /waiting".to_owned()), "{seen:?}");
+    assert!(seen.contains(&"POST /after".to_owned()), "{seen:?}");
+
+    assert!(ok(&["replay", &dir]).starts_with("replay ok"));
+    let verified = ok(&["verify", &dir]);
+    assert!(
+        verified.contains("approvals    1 signatures checked"),
+        "{verified}"
+    );
+    let listed = ok(&["proposals", &dir]);
+    assert!(listed.contains("applied"), "{listed}");
+}
+
+#[test]
+fn out_of_order_and_bad_operations_leave_the_world_unchanged() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = new_world(root.path());
+    let refused = |args: &[&str], expected: &str| {
+        let before = records(&dir);
+        let line = fails(args);
+        assert!(line.contains(expected), "{args:?}: {line}");
+        assert_eq!(records(&dir), before, "{args:?} journaled something");
+    };
+    refused(&["shadow", &dir, "9"], "proposal 9 does not exist");
+    ok(&["propose", &dir, "--air", "worlds/safe-upgrade/v2"]);
+    refused(&["approve", &dir, "1"], "has not been shadowed yet");
+    refused(&["apply", &dir, "1"], "is proposed, not approved");
+    ok(&["shadow", &dir, "1"]);
+    refused(&["apply", &dir, "1"], "is shadowed, not approved");
+    ok(&["approve", &dir, "1", "--reject", "--as", "bob"]);
+    refused(&["apply", &dir, "1"], "is rejected, not approved");
+    refused(&["approve", &dir, "1"], "is already rejected");
+
+    // Two proposals on the same base: applying one makes the other's base stale.
+    ok(&["propose", &dir, "--air", "worlds/safe-upgrade/v2"]);
+    ok(&[
+        "propose",
+        &dir,
+        "--air",
+        "worlds/safe-upgrade/v2",
+        "--description",
+        "again",
+    ]);
+    for id in ["2", "3"] {
+        ok(&["shadow", &dir, id]);
+        ok(&["approve", &dir, id, "--as", "carol"]);
+    }
+    ok(&["apply", &dir, "2"]);
+    refused(&["apply", &dir, "2"], "is applied, not approved");
+    refused(&["apply", &dir, "3"], "propose it again");
+
+    // A patch document against the old manifest is refused at propose, with its reason.
+    let stale = json!({"version": "1", "base_manifest_hash": format!("sha256:{}", "0".repeat(64)),
+        "patches": [{"set_routing_events": {"pre_hash": format!("sha256:{}", "0".repeat(64)), "events": []}}]});
+    let patch = root.path().join("stale.json");
+    std::fs::write(&patch, stale.to_string()).unwrap();
+    let before = records(&dir);
+    let (code, _, stderr) = common::world(&["propose", &dir, patch.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("the patch is based on manifest"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("pre_hash"),
+        "every reason at once: {stderr}"
+    );
+    assert_eq!(records(&dir), before);
+    assert!(ok(&["replay", &dir]).starts_with("replay ok"));
+}
+
+/// Applies a report's changes (`$.field` paths) to a JSON value.
+fn apply_changes(mut value: Json, changes: &[Json]) -> Json {
+    for change in changes {
+        let path = change["path"].as_str().unwrap();
+        let field = path.strip_prefix("$.").expect("a top-level field");
+        assert!(
+            !field.contains(['.', '[']),
+            "deeper paths are not used here: {path}"
+        );
+        match change.get("new") {
+            Some(new) => value[field] = new.clone(),
+            None => {
+                value.as_object_mut().unwrap().remove(field);
+            }
+        }
+    }
+    value
+}
+
+#[test]
+fn the_shadow_state_diff_is_what_apply_then_produces() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = new_world(root.path());
+    let fetched = json!({"Fetched": {"url": "http://127.0.0.1:9/x", "status": 200, "version": 7}});
+    ok(&["send", &dir, "upgrade/Event@1", &fetched.to_string()]);
+    ok(&["propose", &dir, "--air", "worlds/safe-upgrade/v2"]);
+    let events = root.path().join("events.json");
+    std::fs::write(
+        &events,
+        json!([{"schema": "upgrade/Event@1", "value": fetched}]).to_string(),
+    )
+    .unwrap();
+    let report: Json = serde_json::from_str(&ok(&[
+        "shadow",
+        &dir,
+        "1",
+        "--events",
+        events.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let diffs = report["state_diffs"].as_array().unwrap();
+    assert_eq!(diffs.len(), 1, "{report}");
+    assert_eq!(diffs[0]["reducer"], "upgrade/Ledger@1");
+
+    ok(&["approve", &dir, "1", "--as", "dave"]);
+    ok(&["apply", &dir, "1"]);
+    let before = state(&dir);
+    ok(&["send", &dir, "upgrade/Event@1", &fetched.to_string()]);
+    let after = state(&dir);
+    let changes = diffs[0]["changes"].as_array().unwrap();
+    assert_eq!(apply_changes(before, changes), after);
+    assert!(after.to_string().contains("reducer v2"), "{after}");
+    assert!(ok(&["replay", &dir]).starts_with("replay ok"));
+}
