@@ -26,7 +26,7 @@ use worldline_kernel::host::envelope::{ReducerInput, ReducerOutput};
 use worldline_kernel::identity::public_from_did;
 use worldline_kernel::lineage::checkpoint::signature_holds;
 use worldline_kernel::record::{Record, RecordBody};
-use worldline_kernel::world::{StateMap, replay};
+use worldline_kernel::world::{SnapshotExtras, StateMap, replay};
 use worldline_kernel::{CreateOptions, Ingress, World};
 use worldline_tests::sources::air_sources;
 
@@ -196,12 +196,14 @@ fn snapshot_without_checkpoint(world: &World, hash: &Hash) -> Hash {
     let snapshot = StateMap::from_snapshot(&bytes, &mut |h| store.cas_get(h)).unwrap();
     let encode = |checkpoint| {
         let effects = snapshot.effects.as_ref().unwrap();
-        let plans = snapshot.plans.as_ref();
+        let extras = SnapshotExtras {
+            plans: snapshot.plans.clone(),
+            checkpoint,
+            governance: None,
+            manifest: snapshot.manifest,
+        };
         let (height, now) = (snapshot.height, snapshot.logical_now_ns);
-        snapshot
-            .states
-            .snapshot(height, now, effects, plans, checkpoint)
-            .0
+        snapshot.states.snapshot(height, now, effects, &extras).0
     };
     assert_eq!(
         encode(snapshot.checkpoint),

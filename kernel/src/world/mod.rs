@@ -31,7 +31,7 @@ pub(crate) use load::META_ARTIFACT;
 pub use replay::{ReplayReport, replay};
 pub use resume::{GAP_NS_MIN, Resumption};
 pub use shadow::{SHADOW_INPUTS_MAX, ShadowInput};
-pub use state::{ProofStep, StateMap, leaf_hash, merkle_root, proof_holds};
+pub use state::{ProofStep, SnapshotExtras, StateMap, leaf_hash, merkle_root, proof_holds};
 
 use crate::config::WorldConfig;
 use crate::effects::EffectsState;
