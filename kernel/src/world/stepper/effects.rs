@@ -82,7 +82,7 @@ impl Stepper {
             modules: &self.pure_modules,
         };
         let ctx = AdmissionContext {
-            plane: &*self.plane,
+            plane: &self.plane,
             logical_now_ns: self.logical_now_ns,
             effects: &self.effects,
             enforcers: &runner,
@@ -175,7 +175,7 @@ impl Stepper {
         let module = self.plane.module(&route.reducer).cloned();
         let event = module
             .ok_or_else(|| format!("{} is not a module", route.reducer))
-            .and_then(|m| event_for_reducer(&*self.plane, &m, &open, receipt));
+            .and_then(|m| event_for_reducer(&self.plane, &m, &open, receipt));
         let (_, value) = match event {
             Ok(event) => event,
             Err(reason) => {

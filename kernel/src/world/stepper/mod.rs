@@ -131,7 +131,7 @@ impl Stepper {
 
     /// The control plane in force.
     pub fn plane(&self) -> &ControlPlane {
-        &*self.plane
+        &self.plane
     }
 
     /// All states.
@@ -341,7 +341,7 @@ impl Stepper {
                 }
                 let key = match &route.key_path {
                     None => Vec::new(),
-                    Some(path) => match cell_key(&*self.plane, &route, path, &value) {
+                    Some(path) => match cell_key(&self.plane, &route, path, &value) {
                         Ok(key) => key,
                         Err(reason) => {
                             self.fail(&route, &[], "bad_key", reason, event_seq, sink, appended)?;
@@ -397,7 +397,7 @@ impl Stepper {
         let checked = self
             .host
             .step(&route.wasm_hash, &input)
-            .and_then(|output| check::check(&*self.plane, route, &output));
+            .and_then(|output| check::check(&self.plane, route, &output));
         let checked = match checked {
             Ok(checked) => checked,
             Err(error) => {

@@ -35,7 +35,7 @@ struct Activation<'s, 'j> {
 
 impl PlanHost for Activation<'_, '_> {
     fn plane(&self) -> &ControlPlane {
-        &*self.plane
+        &self.plane
     }
 
     fn next_seq(&self) -> u64 {
@@ -140,7 +140,7 @@ impl Stepper {
         if triggers.is_empty() && waiting.is_empty() {
             return Ok(());
         }
-        let event = decode(&*self.plane, schema, value)?;
+        let event = decode(&self.plane, schema, value)?;
         for trigger in triggers {
             self.start_plan(&trigger, event_seq, &event, journal)?;
         }
@@ -344,7 +344,7 @@ impl Stepper {
             .ok_or_else(|| {
                 KernelError::Corrupt(format!("no effect of kind {}", open.intent.kind))
             })?;
-        let mut value = decode(&*self.plane, &effect.receipt_schema, &receipt.payload)?;
+        let mut value = decode(&self.plane, &effect.receipt_schema, &receipt.payload)?;
         if open.intent.kind == "http.request" {
             let body = match value.field("body_ref") {
                 Some(Value::Hash(hash)) => sink.input_object(hash)?.unwrap_or_default(),
