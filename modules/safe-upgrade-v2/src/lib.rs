@@ -1,36 +1,11 @@
 //! `upgrade/Ledger@1`, version 2 (worlds/safe-upgrade): counts the fetches the plans report
 //! and logs each one, tagged with this version, so a test can tell which reducer saw what.
 
-use serde::{Deserialize, Serialize};
 use worldline_sdk::{Output, ReduceError, Reducer, Step};
 
-/// `upgrade/State@1` (the same schema in both versions: state carries over the upgrade).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct State {
-    /// Fetches reported.
-    pub fetched: u64,
-    /// One line per fetch.
-    pub log: Vec<String>,
-}
-
-/// `upgrade/Fetched@1`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Fetched {
-    /// What was fetched.
-    pub url: String,
-    /// The HTTP status.
-    pub status: i64,
-    /// The version of the plan that fetched it.
-    pub version: u64,
-}
-
-/// `upgrade/Event@1`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "$tag", content = "$value")]
-pub enum Event {
-    /// A plan's result.
-    Fetched(Fetched),
-}
+#[path = "../../safe-upgrade-v1/src/schema.rs"]
+mod schema;
+pub use schema::{Event, Fetched, State};
 
 /// The reducer.
 pub struct Ledger;
