@@ -61,8 +61,14 @@ fn state(dir: &str) -> Json {
 }
 
 fn new_world(root: &Path) -> String {
+    new_world_with(root, &[])
+}
+
+fn new_world_with(root: &Path, extra: &[&str]) -> String {
     let dir = root.join("w").display().to_string();
-    ok(&["new", &dir, "--air", "worlds/safe-upgrade/v1"]);
+    let mut args = vec!["new", &dir, "--air", "worlds/safe-upgrade/v1"];
+    args.extend_from_slice(extra);
+    ok(&args);
     dir
 }
 
@@ -156,6 +162,29 @@ fn safe_upgrade_goes_through_the_whole_loop_while_a_v1_plan_waits() {
     );
     let listed = ok(&["proposals", &dir]);
     assert!(listed.contains("applied"), "{listed}");
+}
+
+#[test]
+fn snapshots_on_both_sides_of_the_switch_keep_the_pinned_plan() {
+    // A snapshot every 3 records: every command below opens the world from one, some taken
+    // under v1 with the waiting instance, some under v2 with it still pinned to v1.
+    let root = tempfile::tempdir().unwrap();
+    let (base, seen) = serve();
+    let dir = new_world_with(root.path(), &["--snapshot-every", "3"]);
+    request(&dir, &format!("{base}/first"), &[]);
+    request(&dir, &format!("{base}/waiting"), &["--timeout-ms", "0"]);
+    ok(&["propose", &dir, "--air", "worlds/safe-upgrade/v2"]);
+    ok(&["shadow", &dir, "1", "--replay-last", "1"]);
+    ok(&["approve", &dir, "1", "--as", "erin"]);
+    ok(&["apply", &dir, "1"]);
+    ok(&["proposals", &dir]);
+    request(&dir, &format!("{base}/after"), &[]);
+    let after = state(&dir);
+    assert_eq!(after["fetched"], json!(3), "{after}");
+    assert!(after.to_string().contains("plan v1 fetched"), "{after}");
+    assert!(seen.lock().unwrap().contains(&"POST /after".to_owned()));
+    assert!(ok(&["replay", &dir]).starts_with("replay ok"));
+    assert!(ok(&["verify", &dir]).starts_with("verify ok"));
 }
 
 #[test]
