@@ -244,7 +244,17 @@ fn propose(
 ) -> Result<(), Failure> {
     let mut world = World::open(dir).map_err(kernel(dir))?;
     let (doc, binaries) = match (patch, air) {
-        (_, Some(air)) => derived_patch(world.plane(), air, module_specs)?,
+        (_, Some(air)) => {
+            let (doc, binaries) = derived_patch(world.plane(), air, module_specs)?;
+            if doc["patches"].as_array().is_some_and(Vec::is_empty) {
+                return Err(Failure::message(format!(
+                    "{}: nothing to propose: the live control plane already is {}",
+                    dir.display(),
+                    air.display()
+                )));
+            }
+            (doc, binaries)
+        }
         (Some(file), None) => {
             let text = read_text(file)?;
             let doc = worldline_air::json::parse_strict(&text)

@@ -300,3 +300,73 @@ fn the_shadow_state_diff_is_what_apply_then_produces() {
     assert!(after.to_string().contains("reducer v2"), "{after}");
     assert!(ok(&["replay", &dir]).starts_with("replay ok"));
 }
+
+#[test]
+fn diff_prints_the_patch_propose_derives() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = new_world(root.path());
+    let patch = ok(&["diff", &dir, "--air", "worlds/safe-upgrade/v2"]);
+    let doc: Json = serde_json::from_str(&patch).unwrap();
+    let ops: Vec<String> = doc["patches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op.as_object().unwrap().keys().next().unwrap().clone())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "remove_def",
+            "replace_def",
+            "add_def",
+            "set_defaults",
+            "set_triggers"
+        ],
+        "{patch}"
+    );
+    let file = root.path().join("v2.patch.json");
+    std::fs::write(&file, &patch).unwrap();
+    let (code, _, stderr) = common::world(&["propose", &dir, file.to_str().unwrap()]);
+    // The new module binary is not in the world yet: a patch file alone names it by hash.
+    assert_eq!(code, 1);
+    assert!(stderr.contains("upgrade/Ledger@1"), "{stderr}");
+    let by_file = ok(&[
+        "propose",
+        &dir,
+        file.to_str().unwrap(),
+        "--module",
+        &format!("upgrade/Ledger@1={}", v2_wasm().display()),
+    ]);
+    let by_air = ok(&["propose", &dir, "--air", "worlds/safe-upgrade/v2"]);
+    let candidate = |out: &str| {
+        out.lines()
+            .find(|l| l.starts_with("candidate"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(candidate(&by_file), candidate(&by_air));
+    let line = fails(&["propose", &dir, "--air", "worlds/safe-upgrade/v1"]);
+    assert!(line.contains("nothing to propose"), "{line}");
+}
+
+/// The v2 reducer binary, built the way `world new` builds the example worlds' modules.
+fn v2_wasm() -> std::path::PathBuf {
+    let modules = common::repo().join("modules");
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(&modules)
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "safe-upgrade-v2",
+        ])
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    modules.join("target/wasm32-unknown-unknown/release/safe_upgrade_v2.wasm")
+}
