@@ -185,6 +185,23 @@ fn snapshots_on_both_sides_of_the_switch_keep_the_pinned_plan() {
     assert!(seen.lock().unwrap().contains(&"POST /after".to_owned()));
     assert!(ok(&["replay", &dir]).starts_with("replay ok"));
     assert!(ok(&["verify", &dir]).starts_with("verify ok"));
+
+    // A fork before the switch starts under v1, one at the head under v2.
+    let listed: Json = serde_json::from_str(&ok(&["proposals", &dir, "--json"])).unwrap();
+    let before_switch = (listed["proposed_seq"].as_u64().unwrap() - 1).to_string();
+    let manifest = |fork: &str| {
+        let out = ok(&["inspect", fork]);
+        out.lines()
+            .find(|l| l.starts_with("manifest"))
+            .unwrap()
+            .to_owned()
+    };
+    let (old, new) = (format!("{dir}-old"), format!("{dir}-new"));
+    ok(&["fork", &dir, &old, "--at", &before_switch]);
+    ok(&["fork", &dir, &new]);
+    assert_ne!(manifest(&old), manifest(&new));
+    assert_eq!(manifest(&new), manifest(&dir));
+    assert!(ok(&["replay", &old]).starts_with("replay ok"));
 }
 
 #[test]

@@ -76,24 +76,20 @@ impl World {
                 self.head.seq
             )));
         }
-        let (states, logical_now_ns, open_intents_left, plan_instances_left) =
-            if height == self.head.seq {
-                let stepper = &self.stepper;
-                (
-                    stepper.states().clone(),
-                    stepper.logical_now_ns(),
-                    stepper.effects().open_intents().len(),
-                    stepper.plans().len(),
-                )
-            } else {
-                let stepper = self.stepper_at(height)?;
-                (
-                    stepper.states().clone(),
-                    stepper.logical_now_ns(),
-                    stepper.effects().open_intents().len(),
-                    stepper.plans().len(),
-                )
-            };
+        // The fork starts under the manifest in force at `height` (a proposal applied later
+        // is not the parent's history at the fork).
+        let at_height;
+        let stepper = if height == self.head.seq {
+            &self.stepper
+        } else {
+            at_height = self.stepper_at(height)?;
+            &at_height
+        };
+        let states = stepper.states().clone();
+        let logical_now_ns = stepper.logical_now_ns();
+        let open_intents_left = stepper.effects().open_intents().len();
+        let plan_instances_left = stepper.plans().len();
+        let plane = stepper.plane().clone();
         let head_hash = self
             .store
             .record_hash(height)?
@@ -121,7 +117,7 @@ impl World {
             plan_instances_left,
         };
         let mut binaries = BTreeMap::new();
-        for (_, wasm_hash, _) in load::wasm_modules(self.plane())? {
+        for (_, wasm_hash, _) in load::wasm_modules(&plane)? {
             let wasm = self.store.cas_get(&wasm_hash)?.ok_or_else(|| {
                 KernelError::Corrupt(format!("module binary {wasm_hash} is missing"))
             })?;
@@ -137,13 +133,7 @@ impl World {
             config: *self.stepper.config(),
             ..options.clone()
         };
-        let world = World::create_from(
-            new_dir,
-            self.plane().clone(),
-            binaries,
-            &config,
-            Some(start),
-        )?;
+        let world = World::create_from(new_dir, plane, binaries, &config, Some(start))?;
         Ok((world, report))
     }
 
