@@ -201,7 +201,7 @@ pub fn walk(
         cut_by_depth: false,
         cut_by_nodes: false,
     };
-    // seq → (node index, depth)
+    // seq → depth from the nearest root
     let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
     let mut queue: VecDeque<u64> = VecDeque::new();
     for &root in roots.iter().take(limits.nodes) {
@@ -233,12 +233,12 @@ pub fn walk(
             continue;
         }
         for (next, link) in neighbours {
-            if !seen.contains_key(&next) {
+            if let std::collections::btree_map::Entry::Vacant(entry) = seen.entry(next) {
                 if order.len() >= limits.nodes {
                     graph.cut_by_nodes = true;
                     break;
                 }
-                seen.insert(next, depth + 1);
+                entry.insert(depth + 1);
                 order.push(next);
                 queue.push_back(next);
             }
@@ -256,7 +256,7 @@ pub fn walk(
     let mut inputs = Inputs::default();
     for seq in order {
         let record = reader.get(seq)?.clone();
-        let leaf = record.causes.is_empty().then(|| match record.body {
+        let leaf = record.causes.is_empty().then_some(match record.body {
             RecordBody::Genesis(_) => Leaf::Genesis,
             _ => Leaf::External,
         });
