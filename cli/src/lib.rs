@@ -17,6 +17,7 @@ pub mod host_cmd;
 mod lineage_cmd;
 pub mod modules;
 mod render;
+mod why_cmd;
 pub mod world_cmd;
 
 use clap::{Parser, Subcommand};

@@ -50,9 +50,9 @@ fn key_text(key: &Option<Vec<u8>>) -> String {
     }
 }
 
-/// One human-readable line.
-pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
-    let summary = match &record.body {
+/// What a record says, in a few words (no seq, kind, causes or time).
+pub fn record_summary(plane: &ControlPlane, record: &Record) -> String {
+    match &record.body {
         RecordBody::Genesis(g) => format!("{} manifest {}", g.did, g.manifest_hash),
         RecordBody::DomainEvent {
             schema,
@@ -155,7 +155,12 @@ pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
             previous,
         } => format!("{previous} → {manifest_hash}"),
         other => other.kind().to_owned(),
-    };
+    }
+}
+
+/// One human-readable line.
+pub fn record_line(plane: &ControlPlane, record: &Record) -> String {
+    let summary = record_summary(plane, record);
     let causes = if record.causes.is_empty() {
         String::new()
     } else {

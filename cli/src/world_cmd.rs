@@ -1,4 +1,4 @@
-//! `world new | send | state | log | replay`: working with a world on disk.
+//! `world new | send | state | log | replay | why`: working with a world on disk.
 
 use std::path::{Path, PathBuf};
 
@@ -115,6 +115,29 @@ pub enum WorldCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Why a record happened: the records that led to it, down to external inputs and genesis,
+    /// with the admission decisions of each intent and the manifest in force; or with
+    /// --forward, everything it caused. TARGET is a seq, an intent hash or an event hash.
+    ///
+    /// Example: world why /tmp/fetch 9 --format tree
+    Why {
+        /// The world.
+        dir: PathBuf,
+        /// A record's seq, an intent hash or an event hash (sha256:…).
+        target: String,
+        /// Walk forwards: what it caused.
+        #[arg(long)]
+        forward: bool,
+        /// Most edges from the target (at most 256).
+        #[arg(long, default_value_t = worldline_kernel::why::DEPTH_DEFAULT, value_name = "N")]
+        depth: u32,
+        /// Output form.
+        #[arg(long, value_enum, default_value_t = crate::why_cmd::Format::Tree)]
+        format: crate::why_cmd::Format,
+        /// Machine-readable output (the same as --format json).
+        #[arg(long)]
+        json: bool,
+    },
     /// A short guided tour: create the counter world, send events, read state, replay.
     ///
     /// Example: world demo
@@ -202,6 +225,21 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             json,
         } => log(&dir, from, limit, json),
         WorldCommand::Replay { dir, json } => replay_cmd(&dir, json),
+        WorldCommand::Why {
+            dir,
+            target,
+            forward,
+            depth,
+            format,
+            json,
+        } => {
+            let format = if json {
+                crate::why_cmd::Format::Json
+            } else {
+                format
+            };
+            crate::why_cmd::run(&dir, &target, forward, depth, format)
+        }
         WorldCommand::Demo { dir } => crate::demo::run(dir.as_deref()),
         WorldCommand::Bench {
             workload: crate::bench::Workload::Timers,

@@ -17,6 +17,7 @@ pub mod lineage;
 pub mod plans;
 pub mod record;
 pub mod store;
+pub mod why;
 
 pub mod world;
 

@@ -52,6 +52,23 @@ pub enum IndexEntry {
         /// The record's seq.
         seq: u64,
     },
+    /// A domain event whose value hashes to `event` (the `event_hash` a reducer's context
+    /// carries: sha256 of the self-describe tag and the canonical value). Written from the
+    /// version that added the why graph on; see `spec/why.md`.
+    Event {
+        /// Event hash.
+        event: Hash,
+        /// The event's seq.
+        seq: u64,
+    },
+    /// A record of a plan instance: its `plan_started`, the events it raised, the intents it
+    /// emitted, its result and its end. Written from the version that added the why graph on.
+    Plan {
+        /// The instance id (the seq of its `plan_started`).
+        instance: u64,
+        /// The record's seq.
+        seq: u64,
+    },
 }
 
 /// One atomic write.
@@ -100,12 +117,16 @@ pub trait Store {
     fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>>;
     /// A metadata value.
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>>;
-    /// Seqs of the records that name `cause` among their causes.
-    fn children(&self, cause: u64) -> Result<Vec<u64>>;
+    /// Seqs of the records that name `cause` among their causes, in order, at most `limit`.
+    fn children(&self, cause: u64, limit: usize) -> Result<Vec<u64>>;
     /// Seqs of domain events of a schema, from `from` on, at most `limit`.
     fn events_of_schema(&self, schema: &str, from: u64, limit: usize) -> Result<Vec<u64>>;
     /// Seqs of the records about an intent.
     fn intent_records(&self, intent: &Hash) -> Result<Vec<u64>>;
     /// Seqs of the checkpoint records, in order.
     fn checkpoints(&self) -> Result<Vec<u64>>;
+    /// Seqs of the domain events whose event hash is `event`, in order, at most `limit`.
+    fn event_records(&self, event: &Hash, limit: usize) -> Result<Vec<u64>>;
+    /// Seqs of the records of a plan instance, in order, at most `limit`.
+    fn plan_records(&self, instance: u64, limit: usize) -> Result<Vec<u64>>;
 }

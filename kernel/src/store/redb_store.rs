@@ -10,7 +10,8 @@ use crate::error::{KernelError, Result};
 
 /// The journal and its indexes share one table, so a commit touches one B-tree (a second tree
 /// cost 40% of the single-commit rate). Keys are a one-byte tag and big-endian parts:
-/// `r ‖ seq` → record hash ‖ record bytes; index keys (`c`, `s`, `i`) → empty.
+/// `r ‖ seq` → record hash ‖ record bytes; index keys (`c`, `s`, `i`, `k`, and since the why
+/// graph `e` and `p`) → empty. New tags are additive: a file written before them opens as it is.
 const LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("log");
 /// 32-byte hash → object bytes.
 const CAS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("cas");
@@ -22,6 +23,8 @@ const TAG_CAUSE: u8 = b'c';
 const TAG_SCHEMA: u8 = b's';
 const TAG_INTENT: u8 = b'i';
 const TAG_CHECKPOINT: u8 = b'k';
+const TAG_EVENT: u8 = b'e';
+const TAG_PLAN: u8 = b'p';
 
 fn record_key(seq: u64) -> [u8; 9] {
     let mut key = [TAG_RECORD; 9];
@@ -46,6 +49,8 @@ fn index_key(entry: &IndexEntry) -> Vec<u8> {
         }
         IndexEntry::Intent { intent, seq } => (TAG_INTENT, intent.as_bytes().to_vec(), *seq),
         IndexEntry::Checkpoint { seq } => (TAG_CHECKPOINT, Vec::new(), *seq),
+        IndexEntry::Event { event, seq } => (TAG_EVENT, event.as_bytes().to_vec(), *seq),
+        IndexEntry::Plan { instance, seq } => (TAG_PLAN, instance.to_be_bytes().to_vec(), *seq),
     };
     let mut key = Vec::with_capacity(1 + middle.len() + 8);
     key.push(tag);
@@ -394,10 +399,10 @@ impl Store for RedbStore {
         })
     }
 
-    fn children(&self, cause: u64) -> Result<Vec<u64>> {
+    fn children(&self, cause: u64, limit: usize) -> Result<Vec<u64>> {
         let mut prefix = vec![TAG_CAUSE];
         prefix.extend_from_slice(&cause.to_be_bytes());
-        self.read(|txn| scan(txn, &prefix, usize::MAX))
+        self.read(|txn| scan(txn, &prefix, limit))
     }
 
     fn events_of_schema(&self, schema: &str, from: u64, limit: usize) -> Result<Vec<u64>> {
@@ -423,5 +428,17 @@ impl Store for RedbStore {
         let mut prefix = vec![TAG_INTENT];
         prefix.extend_from_slice(intent.as_bytes());
         self.read(|txn| scan(txn, &prefix, usize::MAX))
+    }
+
+    fn event_records(&self, event: &Hash, limit: usize) -> Result<Vec<u64>> {
+        let mut prefix = vec![TAG_EVENT];
+        prefix.extend_from_slice(event.as_bytes());
+        self.read(|txn| scan(txn, &prefix, limit))
+    }
+
+    fn plan_records(&self, instance: u64, limit: usize) -> Result<Vec<u64>> {
+        let mut prefix = vec![TAG_PLAN];
+        prefix.extend_from_slice(&instance.to_be_bytes());
+        self.read(|txn| scan(txn, &prefix, limit))
     }
 }

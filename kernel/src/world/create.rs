@@ -159,6 +159,7 @@ impl World {
         batch
             .meta
             .push((META_MANIFEST.to_owned(), manifest_hash.as_bytes().to_vec()));
+        batch.meta.push(crate::why::index_from_meta(0));
         store.commit(batch, true)?;
         Ok(World {
             dir: dir.to_path_buf(),

@@ -105,6 +105,8 @@ impl WorldWriter {
         self.batch
             .meta
             .push((META_MANIFEST.to_owned(), manifest_hash.as_bytes().to_vec()));
+        // Every record went through `index_entries`: the why indexes cover the whole journal.
+        self.batch.meta.push(crate::why::index_from_meta(0));
         if let Some(seq) = last_snapshot {
             self.batch
                 .meta

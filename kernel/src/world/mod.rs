@@ -31,6 +31,7 @@ pub(crate) use load::META_ARTIFACT;
 pub use replay::{ReplayReport, replay};
 pub use resume::{GAP_NS_MIN, Resumption};
 pub use shadow::{SHADOW_INPUTS_MAX, ShadowInput};
+pub use sink::{event_hash, index_entries, plan_instance};
 pub use state::{ProofStep, SnapshotExtras, StateMap, leaf_hash, merkle_root, proof_holds};
 
 use crate::config::WorldConfig;
@@ -146,7 +147,13 @@ impl World {
         let manifest_hash = meta_hash(&store, META_MANIFEST)?;
         let plane = load::plane_from_store(&store, &manifest_hash)?;
         let mut host = ReducerHost::new(&genesis_body.config)?;
-        let artifacts = load::load_modules(&mut host, &plane, &store, &BTreeMap::new())?;
+        let mut artifacts = load::load_modules(&mut host, &plane, &store, &BTreeMap::new())?;
+        // A world written before the why indexes existed gets them from its next record on.
+        if store.meta(crate::why::META_INDEX_FROM)?.is_none() {
+            artifacts
+                .meta
+                .push(crate::why::index_from_meta(head.seq + 1));
+        }
         store.commit(artifacts, false)?;
         let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
         stepper.set_did(genesis_body.did.clone());

@@ -4,7 +4,7 @@
 use worldline_air::Hash;
 
 use crate::error::{KernelError, Result};
-use crate::record::{Record, RecordBody, chain_hash};
+use crate::record::{EventOrigin, OriginKind, Record, RecordBody, chain_hash};
 use crate::store::{Batch, IndexEntry, Store};
 
 /// Records per page when reading the journal ahead.
@@ -56,11 +56,21 @@ pub fn index_entries(record: &Record) -> Vec<IndexEntry> {
             child: record.seq,
         })
         .collect();
+    let seq = record.seq;
+    if let Some(instance) = plan_instance(record) {
+        entries.push(IndexEntry::Plan { instance, seq });
+    }
     match &record.body {
-        RecordBody::DomainEvent { schema, .. } => entries.push(IndexEntry::Schema {
-            schema: schema.to_string(),
-            seq: record.seq,
-        }),
+        RecordBody::DomainEvent { schema, value, .. } => {
+            entries.push(IndexEntry::Schema {
+                schema: schema.to_string(),
+                seq,
+            });
+            entries.push(IndexEntry::Event {
+                event: event_hash(value),
+                seq,
+            });
+        }
         RecordBody::EffectIntent(i) => entries.push(IndexEntry::Intent {
             intent: i.intent_hash,
             seq: record.seq,
@@ -77,6 +87,34 @@ pub fn index_entries(record: &Record) -> Vec<IndexEntry> {
         _ => {}
     }
     entries
+}
+
+/// The event hash of a domain event's canonical value: sha256 of the self-describe tag and the
+/// value, the `event_hash` a reducer's context carries.
+pub fn event_hash(value: &[u8]) -> Hash {
+    Hash::of_parts(&[&worldline_air::cbor::SELF_DESCRIBE, value])
+}
+
+/// The plan instance a record belongs to: a `plan_started` (its own seq), an event the instance
+/// raised, an intent it emitted, its result and its end.
+pub fn plan_instance(record: &Record) -> Option<u64> {
+    match &record.body {
+        RecordBody::PlanStarted { .. } => Some(record.seq),
+        RecordBody::PlanResult { instance, .. } | RecordBody::PlanEnded { instance, .. } => {
+            Some(*instance)
+        }
+        RecordBody::DomainEvent {
+            origin: EventOrigin::Plan { instance, .. },
+            ..
+        } => Some(*instance),
+        RecordBody::EffectIntent(i) if i.origin.kind == OriginKind::Plan => {
+            match worldline_air::cbor::decode(i.origin.key.as_deref()?) {
+                Ok(worldline_air::cbor::Cbor::Unsigned(id)) => Some(id),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 impl Sink for LiveSink {
