@@ -7,6 +7,7 @@ use worldline_air::Hash;
 
 use super::{Batch, Head, IndexEntry, Store};
 use crate::error::{KernelError, Result};
+use crate::failpoint;
 
 /// The journal and its indexes share one table, so a commit touches one B-tree (a second tree
 /// cost 40% of the single-commit rate). Keys are a one-byte tag and big-endian parts:
@@ -217,6 +218,7 @@ impl RedbStore {
                 }
             }
         }
+        failpoint::hit(failpoint::COMMIT_MID);
         txn.commit().map_err(storage)
     }
 }
@@ -287,7 +289,12 @@ impl Store for RedbStore {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write(batch, durable).map_err(|e| named(&self.path, e))
+        let points = failpoint::WritePoints::of(&batch);
+        points.before();
+        self.write(batch, durable)
+            .map_err(|e| named(&self.path, e))?;
+        points.after();
+        Ok(())
     }
 
     fn record(&self, seq: u64) -> Result<Option<Vec<u8>>> {
