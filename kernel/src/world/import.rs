@@ -121,6 +121,7 @@ impl WorldWriter {
         let world_dir = world_files(&self.dir).3;
         std::fs::rename(&self.temp, &world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
         self.done = true;
+        super::create::sync_dir(&self.dir)?;
         failpoint::hit(failpoint::IMPORT_RENAME_AFTER);
         Ok(())
     }
