@@ -174,6 +174,12 @@ impl RedbStore {
         &self.path
     }
 
+    /// Records that the store file was moved (with its folder) to `path`; the open database
+    /// is unaffected.
+    pub(crate) fn moved_to(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T>) -> Result<T> {
         let txn = self.db.begin_read().map_err(|e| on_file(&self.path, e))?;
         f(&txn).map_err(|e| named(&self.path, e))

@@ -103,20 +103,20 @@ impl World {
         std::fs::create_dir_all(&temp).map_err(|e| KernelError::io(&temp, e))?;
         let files = (temp.join("world.redb"), temp.join("key"), temp.join("lock"));
         let files = (files.0.as_path(), files.1.as_path(), files.2.as_path());
-        let written =
-            World::write_genesis(dir, files, plane, pending, options, fork).and_then(|world| {
-                // Closed (store and lock) before its folder moves; opened again in place.
-                drop(world);
+        let created = World::write_genesis(dir, files, plane, pending, options, fork).and_then(
+            |mut world| {
+                // The world stays open (its lock held) while its folder moves: the store's
+                // and the lock's open files move with it.
                 std::fs::rename(&temp, &world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
-                sync_dir(dir)
-            });
-        if let Err(error) = written {
+                world.store.moved_to(world_files(dir).0);
+                sync_dir(dir)?;
+                Ok(world)
+            },
+        );
+        if created.is_err() {
             let _ = std::fs::remove_dir_all(&temp);
-            return Err(error);
         }
-        World::open(dir).inspect_err(|_| {
-            let _ = std::fs::remove_dir_all(&world_dir);
-        })
+        created
     }
 
     fn write_genesis(
