@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use worldline_air::Hash;
 use worldline_kernel::record::ReceiptBody;
 use worldline_kernel::world::{DispatchIntent, GAP_NS_MIN};
-use worldline_kernel::{EventInput, KernelError, World};
+use worldline_kernel::{EventInput, KernelError, World, failpoint};
 
 use crate::clock::ingress_now;
 use crate::error::AdapterError;
@@ -335,11 +335,13 @@ impl Host {
         if let Some(signer) = self.signers.get(draft.adapter_id) {
             signer.sign(&mut receipt);
         }
+        failpoint::hit(failpoint::RECEIPT_BEFORE);
         match self
             .world
             .submit_receipt(receipt, draft.objects, ingress_now()?)
         {
             Ok(seqs) => {
+                failpoint::hit(failpoint::RECEIPT_AFTER);
                 self.notes.push(HostNote::Receipt {
                     seq: seqs.first().copied().unwrap_or_default(),
                     kind,
@@ -374,6 +376,7 @@ impl Host {
     }
 
     fn dispatch_one(&mut self, dispatch: DispatchIntent) {
+        failpoint::hit(failpoint::DISPATCH_BEFORE);
         let open = dispatch.open;
         let seq = open.seq;
         let kind = open.intent.kind.clone();
@@ -422,5 +425,6 @@ impl Host {
         }
         self.in_flight.insert(hash);
         self.notes.push(HostNote::Dispatched { seq, kind });
+        failpoint::hit(failpoint::DISPATCH_AFTER);
     }
 }

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod effects;
 pub mod error;
+pub mod failpoint;
 pub mod governance;
 pub mod host;
 pub mod identity;

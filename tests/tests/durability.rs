@@ -18,7 +18,7 @@ use worldline_kernel::{CreateOptions, Ingress, World};
 
 const KILLS: u64 = 6;
 
-fn create_counter(dir: &std::path::Path) {
+fn create_counter(dir: &std::path::Path) -> World {
     let air = worldline_tests::sources::air_sources(&repo().join("worlds/counter/air"));
     let wasm = wat::parse_file(repo().join("modules/wat/counter.wat")).unwrap();
     let binaries = BTreeMap::from([(Name::parse("demo/CounterSM@1").unwrap(), wasm)]);
@@ -35,7 +35,7 @@ fn create_counter(dir: &std::path::Path) {
             entropy: [0; 32],
         },
     };
-    World::create(dir, &air, binaries, options).unwrap();
+    World::create(dir, &air, binaries, options).unwrap()
 }
 
 #[test]
@@ -145,4 +145,28 @@ fn a_second_writer_is_told_which_pid_holds_the_world() {
     drop(lines);
     World::open(dir.path()).unwrap();
     replay(dir.path()).unwrap();
+}
+
+/// Regression (found by the crash matrix, `tests/crash/`): `World::create` wrote `.world` in
+/// place, so a crash before genesis was durable left a `.world` that neither opened ("the
+/// journal is empty") nor let `world new` try again ("is already a world"). A world is now
+/// written in `.world-new` and moved into place whole; what a crash leaves there is cleared
+/// by the next creation.
+#[test]
+fn a_creation_that_died_leaves_no_world_and_the_next_one_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a crash between the store's creation and genesis leaves behind.
+    let side = dir.path().join(".world-new");
+    std::fs::create_dir_all(&side).unwrap();
+    drop(worldline_kernel::store::RedbStore::open(&side.join("world.redb")).unwrap());
+    std::fs::write(side.join("key"), "ed25519-seed:00\n").unwrap();
+    std::fs::write(side.join("lock"), "12345").unwrap();
+    assert!(!worldline_kernel::world::is_world(dir.path()));
+    // The world comes back open (not closed and reopened: another test's child, forked in
+    // between, could hold the lock for a moment).
+    let world = create_counter(dir.path());
+    assert!(!side.exists(), "the dead creation's folder is cleared");
+    assert!(worldline_kernel::world::is_world(dir.path()));
+    assert_eq!(world.head().seq, 0);
+    assert_eq!(world.records(0, 10).unwrap().len(), 1, "genesis, durable");
 }

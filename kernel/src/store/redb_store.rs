@@ -7,6 +7,7 @@ use worldline_air::Hash;
 
 use super::{Batch, Head, IndexEntry, Store};
 use crate::error::{KernelError, Result};
+use crate::failpoint;
 
 /// The journal and its indexes share one table, so a commit touches one B-tree (a second tree
 /// cost 40% of the single-commit rate). Keys are a one-byte tag and big-endian parts:
@@ -178,6 +179,12 @@ impl RedbStore {
         &self.path
     }
 
+    /// Records that the store file was moved (with its folder) to `path`; the open database
+    /// is unaffected.
+    pub(crate) fn moved_to(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     fn read<T>(&self, f: impl FnOnce(&redb::ReadTransaction) -> Result<T>) -> Result<T> {
         let txn = self.db.begin_read().map_err(|e| on_file(&self.path, e))?;
         f(&txn).map_err(|e| named(&self.path, e))
@@ -222,6 +229,7 @@ impl RedbStore {
                 }
             }
         }
+        failpoint::hit(failpoint::COMMIT_MID);
         txn.commit().map_err(storage)
     }
 }
@@ -292,7 +300,12 @@ impl Store for RedbStore {
         if batch.is_empty() {
             return Ok(());
         }
-        self.write(batch, durable).map_err(|e| named(&self.path, e))
+        let points = failpoint::WritePoints::of(&batch);
+        points.before();
+        self.write(batch, durable)
+            .map_err(|e| named(&self.path, e))?;
+        points.after();
+        Ok(())
     }
 
     fn record(&self, seq: u64) -> Result<Option<Vec<u8>>> {

@@ -21,6 +21,16 @@ use crate::record::ParentWorld;
 use crate::record::{GenesisBody, Record, RecordBody, Stamp};
 use crate::store::{Head, RedbStore, Store, WorldLock};
 
+/// The side folder a new world is written into before it becomes `.world`.
+const CREATE_DIR: &str = ".world-new";
+
+/// Makes a rename in `dir` durable (the directory entry itself is flushed).
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| KernelError::io(dir, e))
+}
+
 impl World {
     /// Creates a world in `dir` from its AIR and module binaries, and writes genesis.
     ///
@@ -67,8 +77,9 @@ impl World {
     }
 
     /// Writes a new world into `dir` (which must not be one): genesis over `plane`, with the
-    /// module binaries `pending`, starting from `fork`'s states when it is a fork. Nothing is
-    /// left behind on failure.
+    /// module binaries `pending`, starting from `fork`'s states when it is a fork. The world is
+    /// written into a side folder that becomes `.world` only once genesis is durable, so
+    /// neither a failure nor a crash leaves a `.world` that is not a world.
     pub(super) fn create_from(
         dir: &Path,
         plane: ControlPlane,
@@ -76,18 +87,34 @@ impl World {
         options: &CreateOptions,
         fork: Option<ForkStart>,
     ) -> Result<World> {
-        let (db_path, key_path, lock_path, world_dir) = world_files(dir);
+        let world_dir = world_files(dir).3;
         if world_dir.exists() {
             return Err(KernelError::NotAWorld {
                 path: dir.display().to_string(),
                 reason: "is already a world (it has a .world folder)".into(),
             });
         }
-        std::fs::create_dir_all(&world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
-        let files = (db_path.as_path(), key_path.as_path(), lock_path.as_path());
-        let created = World::write_genesis(dir, files, plane, pending, options, fork);
+        let temp = dir.join(CREATE_DIR);
+        if temp.exists() {
+            // A creation that died before it finished; its lock says if it still runs.
+            WorldLock::acquire(&temp.join("lock"))?;
+            std::fs::remove_dir_all(&temp).map_err(|e| KernelError::io(&temp, e))?;
+        }
+        std::fs::create_dir_all(&temp).map_err(|e| KernelError::io(&temp, e))?;
+        let files = (temp.join("world.redb"), temp.join("key"), temp.join("lock"));
+        let files = (files.0.as_path(), files.1.as_path(), files.2.as_path());
+        let created = World::write_genesis(dir, files, plane, pending, options, fork).and_then(
+            |mut world| {
+                // The world stays open (its lock held) while its folder moves: the store's
+                // and the lock's open files move with it.
+                std::fs::rename(&temp, &world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
+                world.store.moved_to(world_files(dir).0);
+                sync_dir(dir)?;
+                Ok(world)
+            },
+        );
         if created.is_err() {
-            let _ = std::fs::remove_dir_all(&world_dir);
+            let _ = std::fs::remove_dir_all(&temp);
         }
         created
     }

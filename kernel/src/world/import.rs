@@ -9,6 +9,7 @@ use super::checkpoint::write_key_file;
 use super::sink::index_entries;
 use super::{META_MANIFEST, META_SNAPSHOT, WORLD_DIR, world_files};
 use crate::error::{KernelError, Result};
+use crate::failpoint;
 use crate::identity::WorldKey;
 use crate::record::Record;
 use crate::store::{Batch, RedbStore, Store, WorldLock};
@@ -63,6 +64,7 @@ impl WorldWriter {
         let lock = WorldLock::acquire(&temp.join("lock"))?;
         let store = RedbStore::open(&temp.join("world.redb"))?;
         writer.parts = Some((lock, store));
+        failpoint::hit(failpoint::IMPORT_START);
         Ok(writer)
     }
 
@@ -77,6 +79,7 @@ impl WorldWriter {
 
     /// Adds a verified record with its chain hash.
     pub fn record(&mut self, record: &Record, bytes: &[u8], hash: Hash) -> Result<()> {
+        failpoint::hit(failpoint::IMPORT_ITEM);
         self.batch.index.extend(index_entries(record));
         self.batch.records.push((record.seq, bytes.to_vec(), hash));
         if self.batch.records.len() >= BATCH_RECORDS_MAX {
@@ -87,6 +90,7 @@ impl WorldWriter {
 
     /// Adds a verified CAS object.
     pub fn object(&mut self, hash: Hash, bytes: &[u8]) -> Result<()> {
+        failpoint::hit(failpoint::IMPORT_ITEM);
         self.batch_object_bytes += bytes.len();
         self.batch.cas.push((hash, bytes.to_vec()));
         if self.batch_object_bytes >= BATCH_OBJECT_BYTES_MAX {
@@ -97,6 +101,7 @@ impl WorldWriter {
 
     /// Writes the world key (verified against the DID by the caller).
     pub fn key(&mut self, seed: [u8; 32]) -> Result<()> {
+        failpoint::hit(failpoint::IMPORT_ITEM);
         write_key_file(&self.temp.join("key"), &WorldKey::from_seed(seed))
     }
 
@@ -114,9 +119,12 @@ impl WorldWriter {
         }
         self.commit(true)?;
         self.parts = None;
+        failpoint::hit(failpoint::IMPORT_RENAME_BEFORE);
         let world_dir = world_files(&self.dir).3;
         std::fs::rename(&self.temp, &world_dir).map_err(|e| KernelError::io(&world_dir, e))?;
         self.done = true;
+        super::create::sync_dir(&self.dir)?;
+        failpoint::hit(failpoint::IMPORT_RENAME_AFTER);
         Ok(())
     }
 
