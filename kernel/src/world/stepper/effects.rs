@@ -7,14 +7,14 @@ use worldline_air::{Hash, Name};
 
 use super::plans::Journal;
 use super::routes::Route;
-use super::{EffectsChange, Stepper};
+use super::{EffectsChange, Stepper, append_derived};
 use crate::effects::receipt::event_for_reducer;
 use crate::effects::{AdmissionContext, CapRef, EnforcerRunner, IntentRequest, OpenIntent, admit};
 use crate::error::{KernelError, Result};
 use crate::host::ReducerHost;
 use crate::host::envelope::{EmittedEffect, PureInput, decode_pure_output};
 use crate::plans::run::Denied;
-use crate::record::{AdmissionBody, Origin, OriginKind, ReceiptBody, Record, RecordBody, Stamp};
+use crate::record::{AdmissionBody, Origin, OriginKind, ReceiptBody, RecordBody, Stamp};
 use crate::world::sink::Sink;
 
 /// Runs pure enforcer modules through the reducer host.
@@ -90,13 +90,8 @@ impl Stepper {
         let admission = admit(&ctx, request);
         let allowed = admission.allowed();
         let intent_hash = admission.intent.intent_hash;
-        let intent_seq = sink.append(Record {
-            seq: 0,
-            causes: vec![cause_seq],
-            stamp: None,
-            body: RecordBody::EffectIntent(admission.intent.clone()),
-        })?;
-        appended.push(intent_seq);
+        let body = RecordBody::EffectIntent(admission.intent.clone());
+        let intent_seq = append_derived(sink, appended, cause_seq, body)?;
         let mut denied = None;
         for decision in admission.decisions {
             if !decision.allowed && denied.is_none() {
@@ -112,12 +107,7 @@ impl Stepper {
                 code: decision.code,
                 detail: decision.detail,
             });
-            appended.push(sink.append(Record {
-                seq: 0,
-                causes: vec![intent_seq],
-                stamp: None,
-                body,
-            })?);
+            append_derived(sink, appended, intent_seq, body)?;
         }
         if !allowed {
             return Ok(Err(denied.unwrap_or(Denied {

@@ -15,7 +15,7 @@ use super::Stepper;
 use super::routes::{Routes, routes};
 use crate::error::{KernelError, Result};
 use crate::governance::{GovError, Proposal, ProposalStatus};
-use crate::record::{Record, RecordBody};
+use crate::record::RecordBody;
 use crate::world::sink::Sink;
 
 /// What the stepper derives from one control plane.
@@ -281,12 +281,7 @@ impl Stepper {
             manifest_hash,
             previous,
         };
-        appended.push(sink.append(Record {
-            seq: 0,
-            causes: vec![seq],
-            stamp: None,
-            body,
-        })?);
+        super::append_derived(sink, appended, seq, body)?;
         Ok(())
     }
 }

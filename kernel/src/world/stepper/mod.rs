@@ -64,6 +64,24 @@ struct Undo {
     wiring: Option<governance::Wiring>,
 }
 
+/// Appends a record the stepper derived (no stamp) caused by `cause`, and notes its seq in
+/// `appended`; returns the seq.
+pub(super) fn append_derived(
+    sink: &mut dyn Sink,
+    appended: &mut Vec<u64>,
+    cause: u64,
+    body: RecordBody,
+) -> Result<u64> {
+    let seq = sink.append(Record {
+        seq: 0,
+        causes: vec![cause],
+        stamp: None,
+        body,
+    })?;
+    appended.push(seq);
+    Ok(seq)
+}
+
 /// Events waiting to be delivered to their reducers: `(seq, schema, value)`.
 type EventQueue = VecDeque<(u64, Name, Vec<u8>)>;
 
@@ -416,13 +434,7 @@ impl Stepper {
                 value: value.clone(),
                 origin,
             };
-            let seq = sink.append(Record {
-                seq: 0,
-                causes: vec![event_seq],
-                stamp: None,
-                body,
-            })?;
-            appended.push(seq);
+            let seq = append_derived(sink, appended, event_seq, body)?;
             queue.push_back((seq, schema, value));
         }
         for effect in &checked.effects {
@@ -449,12 +461,7 @@ impl Stepper {
             code: code.to_owned(),
             reason,
         };
-        appended.push(sink.append(Record {
-            seq: 0,
-            causes: vec![event_seq],
-            stamp: None,
-            body,
-        })?);
+        append_derived(sink, appended, event_seq, body)?;
         Ok(())
     }
 
@@ -519,14 +526,8 @@ impl Stepper {
             snapshot_hash,
             height,
         };
-        let seq = sink.append(Record {
-            seq: 0,
-            causes: vec![height],
-            stamp: None,
-            body,
-        })?;
+        let seq = append_derived(sink, appended, height, body)?;
         sink.snapshot_at(seq);
-        appended.push(seq);
         self.snapshot_height = height;
         self.dirty.clear();
         Ok(())

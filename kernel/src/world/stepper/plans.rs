@@ -13,7 +13,7 @@ use crate::effects::{CapRef, IntentRequest, OpenIntent};
 use crate::error::{KernelError, Result};
 use crate::plans::run::{self, Denied, EmitRequest, Ending, Outcome, PlanHost};
 use crate::plans::{BODY_PREVIEW_BYTES_MAX, HeldReceipt, PLAN_INSTANCES_MAX, PlanInstance};
-use crate::record::{EventOrigin, Origin, OriginKind, ReceiptBody, Record, RecordBody};
+use crate::record::{EventOrigin, Origin, OriginKind, ReceiptBody, RecordBody};
 use crate::world::sink::Sink;
 
 /// Where the records of one plan activation go.
@@ -79,14 +79,7 @@ impl PlanHost for Activation<'_, '_> {
 }
 
 fn append(journal: &mut Journal<'_>, cause_seq: u64, body: RecordBody) -> Result<u64> {
-    let seq = journal.sink.append(Record {
-        seq: 0,
-        causes: vec![cause_seq],
-        stamp: None,
-        body,
-    })?;
-    journal.appended.push(seq);
-    Ok(seq)
+    super::append_derived(journal.sink, journal.appended, cause_seq, body)
 }
 
 fn decode(plane: &ControlPlane, schema: &Name, bytes: &[u8]) -> Result<Value> {

@@ -8,7 +8,7 @@ use worldline_air::{Name, Value};
 
 use super::Stepper;
 use crate::error::{KernelError, Result};
-use crate::record::{EventOrigin, Record, RecordBody, Stamp};
+use crate::record::{EventOrigin, RecordBody, Stamp};
 use crate::world::sink::Sink;
 
 /// The schema of the event a `gap` raises (`air/catalog/resume.air.json`).
@@ -65,17 +65,12 @@ impl Stepper {
             ("last_checkpoint", last_checkpoint),
         ])
         .to_cbor_body();
-        let seq = sink.append(Record {
-            seq: 0,
-            causes: vec![gap_seq],
-            stamp: None,
-            body: RecordBody::DomainEvent {
-                schema: schema.clone(),
-                value: value.clone(),
-                origin: EventOrigin::Kernel,
-            },
-        })?;
-        appended.push(seq);
+        let body = RecordBody::DomainEvent {
+            schema: schema.clone(),
+            value: value.clone(),
+            origin: EventOrigin::Kernel,
+        };
+        let seq = super::append_derived(sink, appended, gap_seq, body)?;
         self.run_queue(
             VecDeque::from([(seq, schema, value)]),
             stamp,
