@@ -411,6 +411,56 @@ fn diff_prints_the_patch_propose_derives() {
     assert_eq!(candidate(&by_file), candidate(&by_air));
     let line = fails(&["propose", &dir, "--air", "worlds/safe-upgrade/v1"]);
     assert!(line.contains("nothing to propose"), "{line}");
+    assert!(ok(&["replay", &dir]).starts_with("replay ok"));
+}
+
+#[test]
+fn malformed_governance_input_gets_one_line_naming_the_place() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = world_with_proposal(root.path(), &[]);
+    let write = |name: &str, text: &str| {
+        let path = root.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let not_json = write("broken.json", "{\"version\": ");
+    refused(&dir, &["propose", &dir, &not_json], "broken.json");
+    refused(&dir, &["propose", &dir], "give a patch file or --air");
+    let missing = root.path().join("no-such-dir").display().to_string();
+    refused(&dir, &["propose", &dir, "--air", &missing], "no-such-dir");
+
+    let not_array = write("events.json", "{}");
+    refused(
+        &dir,
+        &["shadow", &dir, "1", "--events", &not_array],
+        "events.json: $: expected an array",
+    );
+    let bad_event = write(
+        "events2.json",
+        &json!([{"schema": "upgrade/Request@1", "value": {"url": "x"}},
+                {"schema": "upgrade/Request@1", "value": {"url": 7}}])
+        .to_string(),
+    );
+    refused(
+        &dir,
+        &["shadow", &dir, "1", "--events", &bad_event],
+        "events2.json: $[1]",
+    );
+    let no_schema = write("events3.json", &json!([{"value": {}}]).to_string());
+    refused(
+        &dir,
+        &["shadow", &dir, "1", "--events", &no_schema],
+        "$[0].schema",
+    );
+
+    ok(&["shadow", &dir, "1"]);
+    let bad_key = write("bad.key", "ed25519-seed:zz");
+    refused(&dir, &["approve", &dir, "1", "--key", &bad_key], "bad.key");
+    let key = root.path().join("k.key").display().to_string();
+    ok(&["keygen", &key]);
+    let line = fails(&["keygen", &key]);
+    assert!(line.contains("k.key"), "{line}");
+    refused(&dir, &["approve", &dir, "1", "--as", ""], "1 to 256 bytes");
 }
 
 /// The v2 reducer binary, built the way `world new` builds the example worlds' modules.
