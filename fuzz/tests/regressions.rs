@@ -32,3 +32,14 @@ fn cbor_double_self_describe_tag() {
     assert_eq!(bytes, [0xd9, 0xd9, 0xf7, 0xd9, 0xd9, 0xf7, 0xa0]);
     worldline_fuzz::targets::cbor_decode(&bytes);
 }
+
+/// Ten-minute run: a map whose keys are two maps with the same entries in different orders.
+/// The decoder compared keys as decoded items, which differ, so it accepted the map, and
+/// re-encoding then found the duplicate. A real decoder bug (it promises to refuse duplicate
+/// keys): keys are now compared by their canonical bytes.
+#[test]
+fn cbor_map_keys_equal_only_in_canonical_form_are_duplicates() {
+    let bytes = input("cbor_decode", "regress-map-keys-in-another-order.cbor");
+    assert!(worldline_air::cbor::decode(&bytes).is_err());
+    worldline_fuzz::targets::cbor_decode(&bytes);
+}

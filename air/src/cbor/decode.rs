@@ -161,16 +161,34 @@ fn map(decoder: &mut Decoder<'_>, depth: usize) -> Result<Cbor, CborError> {
 }
 
 fn has_duplicate_keys(entries: &[(Cbor, Cbor)]) -> bool {
+    // Keys are the same when their canonical encodings are: two decoded maps whose entries came
+    // in different orders are one key (item equality would miss that).
     // Small maps (envelopes, records) compare pairwise; large ones sort references.
     if entries.len() <= 16 {
         return entries
             .iter()
             .enumerate()
-            .any(|(i, (key, _))| entries[..i].iter().any(|(other, _)| other == key));
+            .any(|(i, (key, _))| entries[..i].iter().any(|(other, _)| same_key(other, key)));
     }
     let mut keys: Vec<&Cbor> = entries.iter().map(|(key, _)| key).collect();
     keys.sort_unstable_by(|a, b| compare_items(a, b));
-    keys.windows(2).any(|pair| pair[0] == pair[1])
+    keys.windows(2)
+        .any(|pair| compare_items(pair[0], pair[1]) == std::cmp::Ordering::Equal)
+}
+
+/// True when two keys encode to the same canonical bytes.
+fn same_key(a: &Cbor, b: &Cbor) -> bool {
+    let scalar = |item: &Cbor| {
+        matches!(
+            item,
+            Cbor::Unsigned(_) | Cbor::Negative(_) | Cbor::Bytes(_) | Cbor::Text(_)
+        )
+    };
+    if scalar(a) && scalar(b) {
+        // A scalar has one canonical form: equal items are equal encodings.
+        return a == b;
+    }
+    compare_items(a, b) == std::cmp::Ordering::Equal
 }
 
 /// A total order on items, used only to find duplicates.
@@ -191,6 +209,18 @@ mod tests {
 
     fn hex(text: &str) -> Vec<u8> {
         from_hex(text).unwrap()
+    }
+
+    #[test]
+    fn refuses_map_keys_that_differ_only_in_entry_order() {
+        // {{"a": 1, "b": 2}: 0, {"b": 2, "a": 1}: 1}: the two keys are one canonical map.
+        let bytes = hex("a2a2616101616202 00 a2616202616101 01"
+            .replace(' ', "")
+            .as_str());
+        assert!(matches!(
+            decode(&bytes),
+            Err(CborError::DuplicateKey { .. })
+        ));
     }
 
     #[test]
