@@ -17,6 +17,7 @@ use worldline_kernel::{EventInput, KernelError, World, failpoint};
 use crate::clock::ingress_now;
 use crate::error::AdapterError;
 use crate::execute::{self, BLOB_ADAPTER, Draft, HTTP_ADAPTER, LLM_ADAPTER, TIMER_ADAPTER};
+use crate::governance;
 use crate::http::{HttpAdapter, HttpConfig};
 use crate::keys::AdapterSigner;
 use crate::llm::{LlmAdapter, LlmConfig};
@@ -92,6 +93,22 @@ pub enum HostNote {
         /// Why.
         reason: String,
     },
+    /// A governance intent ran: its record (unless the operation was refused) and receipt
+    /// were journaled together.
+    Governed {
+        /// The effect kind.
+        kind: String,
+        /// The governance record, when the operation was done.
+        gov_seq: Option<u64>,
+        /// The `receipt` record.
+        receipt_seq: u64,
+        /// `ok` or `error`.
+        status: String,
+        /// Why it was refused.
+        error: Option<String>,
+        /// Records the receipt caused.
+        caused: usize,
+    },
     /// No adapter on this host executes the intent's kind; it stays open.
     Unsupported {
         /// The `effect_intent` record.
@@ -129,6 +146,12 @@ pub struct Host {
     /// Intents taken from the world while the in-flight set was full.
     backlog: Vec<DispatchIntent>,
     notes: Vec<HostNote>,
+    /// Governance intents to run on this thread, with their kinds.
+    governance: Vec<(Hash, String)>,
+    /// The governance adapter's key, loaded when first needed.
+    governance_signer: Option<AdapterSigner>,
+    /// An error met while dispatching (which returns nothing), reported by the next receive.
+    fatal: Option<AdapterError>,
 }
 
 impl Host {
@@ -183,6 +206,9 @@ impl Host {
             in_flight: BTreeSet::new(),
             backlog: Vec::new(),
             notes,
+            governance: Vec::new(),
+            governance_signer: None,
+            fatal: None,
         })
     }
 
@@ -293,6 +319,9 @@ impl Host {
     /// Waits up to `wait` for one message and handles it (and any others already queued).
     /// Returns true on shutdown.
     fn receive(&mut self, wait: Duration) -> Result<bool, AdapterError> {
+        if let Some(fatal) = self.fatal.take() {
+            return Err(fatal);
+        }
         let first = match self.rx.recv_timeout(wait) {
             Ok(message) => message,
             Err(RecvTimeoutError::Timeout) => return Ok(false),
@@ -330,6 +359,7 @@ impl Host {
             cost_cents: draft.cost_cents,
             started_ns: draft.started_ns,
             finished_ns: draft.finished_ns,
+            error: None,
             signature: Vec::new(),
         };
         if let Some(signer) = self.signers.get(draft.adapter_id) {
@@ -362,16 +392,31 @@ impl Host {
         }
     }
 
-    /// Sends every ready intent to its adapter, up to [`IN_FLIGHT_MAX`] at once.
+    /// Sends every ready intent to its adapter, up to [`IN_FLIGHT_MAX`] at once; governance
+    /// intents run here, and what their receipts cause is dispatched in turn.
     pub fn dispatch(&mut self) {
-        self.backlog.extend(self.world.take_dispatch());
-        let backlog = std::mem::take(&mut self.backlog);
-        for intent in backlog {
-            if self.in_flight.len() >= IN_FLIGHT_MAX {
-                self.backlog.push(intent);
-                continue;
+        loop {
+            self.backlog.extend(self.world.take_dispatch());
+            let backlog = std::mem::take(&mut self.backlog);
+            for intent in backlog {
+                if self.in_flight.len() >= IN_FLIGHT_MAX {
+                    self.backlog.push(intent);
+                    continue;
+                }
+                self.dispatch_one(intent);
             }
-            self.dispatch_one(intent);
+            if self.governance.is_empty() || self.fatal.is_some() {
+                return;
+            }
+            for (hash, kind) in std::mem::take(&mut self.governance) {
+                let signer = &mut self.governance_signer;
+                if let Err(error) =
+                    governance::execute(&mut self.world, signer, &hash, kind, &mut self.notes)
+                {
+                    self.fatal = Some(error);
+                    return;
+                }
+            }
         }
     }
 
@@ -389,6 +434,14 @@ impl Host {
             let _ = tx.send(Message::Draft(Box::new(draft)));
         };
         let hash = open.intent.intent_hash;
+        if governance::is_governance(&kind) {
+            self.notes.push(HostNote::Dispatched {
+                seq,
+                kind: kind.clone(),
+            });
+            self.governance.push((hash, kind));
+            return;
+        }
         match kind.as_str() {
             "timer.set" => {
                 self.runtime

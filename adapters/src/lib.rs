@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod error;
 pub mod execute;
+pub mod governance;
 pub mod host;
 pub mod http;
 pub mod keys;

@@ -155,6 +155,21 @@ pub fn note_line(note: &HostNote) -> String {
             intent_hash,
             reason,
         } => format!("       refused a receipt for {intent_hash}: {reason}"),
+        HostNote::Governed {
+            kind,
+            gov_seq,
+            receipt_seq,
+            status,
+            error,
+            caused,
+        } => {
+            let done = match (gov_seq, error) {
+                (Some(gov), _) => format!("record {gov}, "),
+                (None, Some(error)) => format!("refused: {error}; "),
+                (None, None) => String::new(),
+            };
+            format!("{receipt_seq:>6} receipt {kind} {status} ({done}{caused} records caused)")
+        }
         HostNote::Unsupported { seq, kind } => {
             format!("{seq:>6} no adapter for {kind}: the intent stays open")
         }

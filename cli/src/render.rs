@@ -92,7 +92,13 @@ pub fn record_summary(plane: &ControlPlane, record: &Record) -> String {
             a.code,
             a.detail
         ),
-        RecordBody::Receipt(r) => format!("{} {} from {}", r.status, r.intent_hash, r.adapter_id),
+        RecordBody::Receipt(r) => match &r.error {
+            None => format!("{} {} from {}", r.status, r.intent_hash, r.adapter_id),
+            Some(error) => format!(
+                "{} {} from {}: {error}",
+                r.status, r.intent_hash, r.adapter_id
+            ),
+        },
         RecordBody::Gap { from_ns, to_ns } => format!(
             "{} → {} ({} s down)",
             time_text(*from_ns),
@@ -229,10 +235,17 @@ pub fn record_json(plane: &ControlPlane, record: &Record, hash: &Hash) -> Json {
         RecordBody::Admission(a) => json!({
             "intent_hash": a.intent_hash.to_string(), "stage": a.stage, "allowed": a.allowed, "code": a.code, "detail": a.detail,
         }),
-        RecordBody::Receipt(r) => json!({
-            "intent_hash": r.intent_hash.to_string(), "adapter_id": r.adapter_id, "status": r.status,
-            "cost_cents": r.cost_cents, "started_ns": r.started_ns, "finished_ns": r.finished_ns,
-        }),
+        RecordBody::Receipt(r) => {
+            let mut receipt = json!({
+                "intent_hash": r.intent_hash.to_string(), "adapter_id": r.adapter_id, "status": r.status,
+                "cost_cents": r.cost_cents, "started_ns": r.started_ns, "finished_ns": r.finished_ns,
+            });
+            // Only receipts that carry an error text show the field, so older output is unchanged.
+            if let (Some(error), Some(map)) = (&r.error, receipt.as_object_mut()) {
+                map.insert("error".into(), json!(error));
+            }
+            receipt
+        }
         RecordBody::PlanStarted {
             plan,
             manifest_hash,

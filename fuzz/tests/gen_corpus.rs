@@ -293,6 +293,7 @@ fn receipt_record(payload: Vec<u8>, status: &str, sign: bool) -> Vec<u8> {
         cost_cents: Some(0),
         started_ns: 1_900_000_000_000_000_000,
         finished_ns: 1_900_000_000_000_000_100,
+        error: None,
         signature: vec![0; 64],
     };
     if sign {

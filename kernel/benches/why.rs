@@ -107,6 +107,7 @@ fn unit(base: u64) -> Vec<Record> {
                 cost_cents: None,
                 started_ns: 0,
                 finished_ns: 0,
+                error: None,
                 signature: vec![0; 64],
             }),
         ),

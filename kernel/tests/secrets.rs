@@ -8,6 +8,7 @@ use worldline_air::plane::BuildOptions;
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 use worldline_kernel::effects::secrets::{SecretRef, check_secrets, code, secret_refs};
 use worldline_kernel::effects::{AdmissionContext, CapRef, EffectsState, IntentRequest, admit};
+use worldline_kernel::governance::GovState;
 use worldline_kernel::record::{EffectIntentBody, Origin, OriginKind};
 
 /// A world with two plans, two `llm.basic` grants, an allow-all policy and three secrets: one
@@ -108,6 +109,7 @@ fn decide(
         logical_now_ns: 1,
         effects: &effects,
         enforcers: &NoPureModules,
+        governance: &GovState::default(),
     };
     let params = llm_params(plane, api_key);
     let request = IntentRequest {

@@ -13,6 +13,7 @@ use worldline_adapters::{Host, HostOptions, Quiescence};
 use worldline_air::load::SourceFile;
 use worldline_air::{Hash, Name};
 use worldline_kernel::config::WorldConfig;
+use worldline_kernel::governance::GovState;
 use worldline_kernel::identity::WorldKey;
 use worldline_kernel::record::{ReceiptBody, RecordBody};
 use worldline_kernel::world::replay;
@@ -482,6 +483,7 @@ fn signed_receipt(signer: &WorldKey, intent_hash: Hash) -> ReceiptBody {
         cost_cents: None,
         started_ns: 1,
         finished_ns: 2,
+        error: None,
         signature: Vec::new(),
     };
     let bytes = worldline_kernel::effects::receipt::signing_bytes(&receipt);
@@ -579,6 +581,7 @@ fn denial_host_not_allowed_for_a_plan_through_the_native_http_enforcer() {
         logical_now_ns: 1,
         effects: &effects,
         enforcers: &NoPureModules,
+        governance: &GovState::default(),
     };
     let decide = |url: &str| {
         let params = cbor(json!({"method": "GET", "url": url, "headers": {}, "body_ref": null}));

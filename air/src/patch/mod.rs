@@ -2,6 +2,7 @@
 
 mod compile;
 mod derive;
+mod scope;
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,10 @@ use serde_json::Value as Json;
 
 pub use compile::{CompiledPatch, DefChange, DefChangeAction, compile};
 pub use derive::derive;
+pub use scope::{
+    PatchScope, SECTION_DEFAULTS, SECTION_MODULE_BINDINGS, SECTION_ROUTING, SECTION_SECRETS,
+    SECTION_TRIGGERS,
+};
 
 use crate::cbor::{json_canonical_bytes, json_to_cbor};
 use crate::error::AirError;
@@ -196,6 +201,21 @@ impl PatchDoc {
             base_manifest_hash,
             patches,
         })
+    }
+
+    /// Reads a patch document from CBOR (its canonical form, as the CAS holds it, or any
+    /// well-formed CBOR of the same JSON shape).
+    pub fn from_cbor_bytes(bytes: &[u8]) -> Result<PatchDoc, AirError> {
+        let item = crate::cbor::decode(bytes)
+            .map_err(|e| AirError::new("$", "bad_patch", format!("not CBOR: {e}")))?;
+        let json = crate::cbor::cbor_to_json(&item).map_err(|e| {
+            AirError::new(
+                "$",
+                "bad_patch",
+                format!("not a JSON-shaped CBOR item: {e}"),
+            )
+        })?;
+        PatchDoc::from_json(&json)
     }
 
     /// The patch hash: SHA-256 of the document's canonical CBOR.

@@ -10,6 +10,7 @@ use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 use super::open::{EffectsState, OPEN_INTENTS_MAX};
 use super::secrets::check_secrets;
+use crate::governance::GovState;
 use crate::record::codec::MapBuilder;
 use crate::record::{EffectIntentBody, Origin, OriginKind};
 
@@ -106,6 +107,8 @@ pub struct AdmissionContext<'a> {
     pub effects: &'a EffectsState,
     /// Runs pure enforcer modules.
     pub enforcers: &'a dyn EnforcerRunner,
+    /// The proposals (the governance enforcer judges a proposal by its patch's scope).
+    pub governance: &'a GovState,
 }
 
 /// The intent hash: SHA-256 of canonical `{kind, params, cap, idempotency_key, origin}`.

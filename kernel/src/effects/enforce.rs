@@ -500,7 +500,10 @@ fn set_items<'a>(record: &'a Value, field: &str) -> Result<Option<&'a [Value]>, 
     }
 }
 
-fn text_set<'a>(record: &'a Value, field: &str) -> Result<Option<BTreeSet<&'a str>>, Denial> {
+pub(super) fn text_set<'a>(
+    record: &'a Value,
+    field: &str,
+) -> Result<Option<BTreeSet<&'a str>>, Denial> {
     let Some(items) = set_items(record, field)? else {
         return Ok(None);
     };

@@ -1,17 +1,20 @@
-//! Running a cap's enforcer: the native ones (`http.out`, `llm.basic`) in Rust, any other as a
-//! pure module through the reducer host.
+//! Running a cap's enforcer: the native ones (`http.out`, `llm.basic`, `governance`) in Rust,
+//! any other as a pure module through the reducer host.
 
 use worldline_air::nodes::DefEffect;
 use worldline_air::{Name, TypeExpr, Value};
 
 use super::admission::{AdmissionContext, Deny, deny, origin_kind_word, resolved_type};
 use super::enforce::{check_http_out, check_llm_basic};
+use super::enforce_gov::check_governance;
 use crate::record::EffectIntentBody;
 
 /// The built-in enforcer of `http.out`.
 const HTTP_OUT_ENFORCER: &str = "sys/CapEnforceHttpOut@1";
 /// The built-in enforcer of `llm.basic`.
 const LLM_BASIC_ENFORCER: &str = "sys/CapEnforceLlmBasic@1";
+/// The built-in enforcer of `governance`.
+const GOVERNANCE_ENFORCER: &str = "sys/CapEnforceGovernance@1";
 /// The output schema of every enforcer.
 const CAP_CHECK_OUTPUT: &str = "sys/CapCheckOutput@1";
 
@@ -38,6 +41,12 @@ pub(super) fn enforce(
     let native = match module.as_str() {
         HTTP_OUT_ENFORCER => Some(check_http_out(&grant_params, &params)),
         LLM_BASIC_ENFORCER => Some(check_llm_basic(&grant_params, &params)),
+        GOVERNANCE_ENFORCER => Some(check_governance(
+            &grant_params,
+            &intent.kind,
+            &params,
+            ctx.governance,
+        )),
         _ => None,
     };
     if let Some(verdict) = native {

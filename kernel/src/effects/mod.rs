@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod enforce;
+pub mod enforce_gov;
 mod enforcement;
 mod open;
 pub mod receipt;

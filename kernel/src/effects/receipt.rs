@@ -6,6 +6,7 @@ use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 use super::open::{EffectsState, OpenIntent};
 use crate::identity;
+use crate::record::RECEIPT_ERROR_BYTES_MAX;
 use crate::record::ReceiptBody;
 use crate::record::codec::MapBuilder;
 
@@ -39,7 +40,7 @@ pub fn payload_hash(payload: &[u8]) -> Hash {
 }
 
 /// What the adapter signs (after [`RECEIPT_SIGNATURE_TAG`]): canonical `{intent_hash,
-/// adapter_id, status, payload_hash, cost?, started_ns, finished_ns}`.
+/// adapter_id, status, payload_hash, cost?, started_ns, finished_ns, error?}`.
 pub fn signing_bytes(receipt: &ReceiptBody) -> Vec<u8> {
     let mut map = MapBuilder::new();
     map.hash("intent_hash", &receipt.intent_hash);
@@ -51,6 +52,7 @@ pub fn signing_bytes(receipt: &ReceiptBody) -> Vec<u8> {
     }
     map.uint("started_ns", receipt.started_ns);
     map.uint("finished_ns", receipt.finished_ns);
+    map.opt_text("error", receipt.error.as_deref());
     map.finish_tagged()
 }
 
@@ -89,6 +91,16 @@ pub fn check(
             format!("no open intent {}", receipt.intent_hash),
         )
     })?;
+    if receipt
+        .error
+        .as_ref()
+        .is_some_and(|e| e.len() > RECEIPT_ERROR_BYTES_MAX)
+    {
+        return Err(refuse(
+            "payload_invalid",
+            format!("the error text is longer than {RECEIPT_ERROR_BYTES_MAX} bytes"),
+        ));
+    }
     if !RECEIPT_STATUSES.contains(&receipt.status.as_str()) {
         return Err(refuse(
             "status_invalid",

@@ -8,11 +8,13 @@
 pub mod canned;
 pub mod diff;
 pub mod report;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
 use worldline_air::Hash;
 use worldline_air::cbor::Cbor;
+use worldline_air::patch::PatchScope;
 
 use crate::error::{KernelError, Result};
 use crate::record::codec::{self, MapBuilder, MapReader};
@@ -78,6 +80,10 @@ pub struct Proposal {
     pub status: ProposalStatus,
     /// The seq of its latest shadow report, once shadowed.
     pub shadow_seq: Option<u64>,
+    /// What its patch touches (read from the patch when it was proposed); `None` only for a
+    /// proposal restored from a snapshot written before scopes were kept, which an enforcer
+    /// with restrictions then refuses.
+    pub scope: Option<PatchScope>,
 }
 
 /// Why a governance operation is refused.
@@ -253,6 +259,9 @@ impl GovState {
             if let Some(seq) = p.shadow_seq {
                 m.uint("shadow_seq", seq);
             }
+            if let Some(scope) = &p.scope {
+                m.raw("scope", scope::encode(scope));
+            }
             m.finish_into(&mut out);
         }
         Some(out)
@@ -284,6 +293,10 @@ impl GovState {
                 candidate: m.hash("candidate")?,
                 status,
                 shadow_seq,
+                scope: match m.get("scope") {
+                    None => None,
+                    Some(item) => Some(scope::decode(item)?),
+                },
             });
         }
         Ok(state)
@@ -309,6 +322,7 @@ mod tests {
             candidate: Hash::of(b"candidate"),
             status,
             shadow_seq: None,
+            scope: None,
         }
     }
 
@@ -352,6 +366,16 @@ mod tests {
         gov.insert(proposal(1, ProposalStatus::Applied));
         let mut shadowed = proposal(2, ProposalStatus::Shadowed);
         shadowed.shadow_seq = Some(25);
+        let zero = format!("sha256:{}", "0".repeat(64));
+        let doc = worldline_air::patch::PatchDoc::from_json(&serde_json::json!({
+            "base_manifest_hash": zero,
+            "patches": [
+                {"remove_def": {"kind": "defplan", "name": "agent/x@1", "pre_hash": zero}},
+                {"set_triggers": {"pre_hash": zero, "triggers": []}},
+            ]
+        }))
+        .unwrap();
+        shadowed.scope = Some(doc.scope());
         gov.insert(shadowed);
         let bytes = gov.to_snapshot().unwrap();
         assert_eq!(GovState::from_snapshot_bytes(&bytes).unwrap(), gov);

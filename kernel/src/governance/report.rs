@@ -73,6 +73,9 @@ pub struct PredictedIntent {
     pub kind: String,
     /// Grant named.
     pub cap: String,
+    /// The intent hash it would have (empty in reports written before it was kept).
+    #[serde(default)]
+    pub intent_hash: String,
     /// `reducer NAME` or `plan NAME`.
     pub origin: String,
     /// Params (plain JSON).

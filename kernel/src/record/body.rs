@@ -127,9 +127,15 @@ pub struct ReceiptBody {
     pub started_ns: u64,
     /// When it finished.
     pub finished_ns: u64,
+    /// Why an `error` receipt failed, for people (absent on most receipts, so the bytes of
+    /// receipts without it are unchanged); at most [`RECEIPT_ERROR_BYTES_MAX`] bytes.
+    pub error: Option<String>,
     /// Ed25519 signature by the adapter.
     pub signature: Vec<u8>,
 }
+
+/// The longest `error` text a receipt may carry.
+pub const RECEIPT_ERROR_BYTES_MAX: usize = 1024;
 
 /// `checkpoint`: a signed link of the lineage.
 #[derive(Debug, Clone, PartialEq, Eq)]

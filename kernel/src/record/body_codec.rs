@@ -113,6 +113,7 @@ impl RecordBody {
                 }
                 m.uint("started_ns", r.started_ns);
                 m.uint("finished_ns", r.finished_ns);
+                m.opt_text("error", r.error.as_deref());
                 m.bytes("signature", &r.signature);
             }
             RecordBody::PlanStarted {
@@ -306,6 +307,7 @@ impl RecordBody {
                 },
                 started_ns: m.uint("started_ns")?,
                 finished_ns: m.uint("finished_ns")?,
+                error: m.opt_text("error")?.map(str::to_owned),
                 signature: m.bytes("signature")?.to_vec(),
             }),
             "plan_started" => RecordBody::PlanStarted {

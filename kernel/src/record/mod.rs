@@ -13,7 +13,7 @@ use worldline_air::Hash;
 
 pub use body::{
     AdmissionBody, CheckpointBody, EffectIntentBody, EventOrigin, GenesisBody, Origin, OriginKind,
-    ParentWorld, ReceiptBody, RecordBody,
+    ParentWorld, RECEIPT_ERROR_BYTES_MAX, ReceiptBody, RecordBody,
 };
 use codec::{MapBuilder, MapReader};
 

@@ -118,6 +118,7 @@ fn journal() -> Vec<(Vec<u64>, Option<Stamp>, RecordBody)> {
                 cost_cents: None,
                 started_ns: 0,
                 finished_ns: 0,
+                error: None,
                 signature: vec![],
             }),
         ),

@@ -20,7 +20,7 @@ use crate::governance::{GovError, GovState};
 use crate::identity::WorldKey;
 use crate::lineage::verify::{APPROVAL_SIGNATURE_TAG, Approval, approval_signing_bytes};
 use crate::record::RecordBody;
-use crate::store::Store;
+use crate::store::{Batch, Store};
 
 /// A proposal just journaled.
 #[derive(Debug, Clone)]
@@ -154,6 +154,19 @@ impl World {
         description: Option<String>,
         ingress: Ingress,
     ) -> Result<Proposed> {
+        let (input, mut proposed) = self.stage_propose(doc, binaries, description, Vec::new())?;
+        proposed.seq = first_seq(&self.journal_gov(input, None, ingress)?)?;
+        Ok(proposed)
+    }
+
+    /// Everything [`World::propose`] checks and builds, without journaling it.
+    pub(crate) fn stage_propose(
+        &mut self,
+        doc: &Json,
+        binaries: Vec<Vec<u8>>,
+        description: Option<String>,
+        causes: Vec<u64>,
+    ) -> Result<(GovInput, Proposed)> {
         self.proposals().check_propose().map_err(refused)?;
         let base = self.plane().clone();
         let compiled: CompiledPatch = compile(&base, doc, &BuildOptions::default())?;
@@ -190,16 +203,22 @@ impl World {
             manifest_hash: candidate,
             description,
         };
-        let appended = self.append_inputs(vec![(body, Vec::new(), ingress)], objects, true)?;
-        self.store.commit(artifacts, false)?;
-        Ok(Proposed {
+        let input = GovInput {
+            body,
+            causes,
+            objects,
+            artifacts,
+            stage_plane: None,
+        };
+        let proposed = Proposed {
             id,
-            seq: first_seq(&appended)?,
+            seq: 0,
             patch_hash: compiled.patch_hash,
             candidate,
             ledger: ledger_deltas(&base, &compiled.plane),
             changes: compiled.changes,
-        })
+        };
+        Ok((input, proposed))
     }
 
     /// Journals a decision on a shadowed proposal; with `key`, signed by it.
@@ -211,6 +230,19 @@ impl World {
         key: Option<&WorldKey>,
         ingress: Ingress,
     ) -> Result<u64> {
+        let input = self.stage_decide(id, approved, by, key, Vec::new())?;
+        first_seq(&self.journal_gov(input, None, ingress)?)
+    }
+
+    /// Everything [`World::decide`] checks and builds, without journaling it.
+    pub(crate) fn stage_decide(
+        &mut self,
+        id: u64,
+        approved: bool,
+        by: &str,
+        key: Option<&WorldKey>,
+        more_causes: Vec<u64>,
+    ) -> Result<GovInput> {
         let proposal = self.proposals().check_decide(id).map_err(refused)?.clone();
         if by.is_empty() || by.len() > 256 {
             return Err(KernelError::Rejected(
@@ -238,14 +270,25 @@ impl World {
             signer,
             signature,
         };
-        let causes = vec![proposal.proposed_seq];
-        let appended = self.append_inputs(vec![(body, causes, ingress)], Vec::new(), true)?;
-        first_seq(&appended)
+        let mut causes = vec![proposal.proposed_seq];
+        causes.extend(more_causes);
+        Ok(GovInput::plain(body, causes))
     }
 
     /// Switches the manifest to an approved proposal's candidate, atomically, between two
     /// inputs: journals `gov_applied` and `manifest_changed`.
     pub fn apply(&mut self, id: u64, ingress: Ingress) -> Result<Applied> {
+        let (input, mut applied) = self.stage_apply(id, Vec::new())?;
+        applied.seq = first_seq(&self.journal_gov(input, None, ingress)?)?;
+        Ok(applied)
+    }
+
+    /// Everything [`World::apply`] checks and loads, without journaling it.
+    pub(crate) fn stage_apply(
+        &mut self,
+        id: u64,
+        more_causes: Vec<u64>,
+    ) -> Result<(GovInput, Applied)> {
         let previous = self.plane().manifest_hash();
         let proposal = self
             .proposals()
@@ -259,23 +302,74 @@ impl World {
             &self.store,
             &BTreeMap::new(),
         )?;
-        self.stepper.stage(plane);
         let body = RecordBody::GovApplied {
             proposal_id: id,
             manifest_hash: proposal.candidate,
         };
-        let causes = vec![proposal.proposed_seq];
-        let appended = self.append_inputs(vec![(body, causes, ingress)], Vec::new(), true)?;
-        self.store.commit(artifacts, false)?;
-        Ok(Applied {
-            seq: first_seq(&appended)?,
+        let mut causes = vec![proposal.proposed_seq];
+        causes.extend(more_causes);
+        let input = GovInput {
+            body,
+            causes,
+            objects: Vec::new(),
+            artifacts,
+            stage_plane: Some(plane),
+        };
+        let applied = Applied {
+            seq: 0,
             previous,
             manifest_hash: proposal.candidate,
-        })
+        };
+        Ok((input, applied))
+    }
+
+    /// Journals a staged governance input (and `rider`, an input journaled right after it, in
+    /// the same durable commit), then stores the compiled artifacts it loaded.
+    pub(crate) fn journal_gov(
+        &mut self,
+        input: GovInput,
+        rider: Option<(RecordBody, Vec<u64>, Ingress)>,
+        ingress: Ingress,
+    ) -> Result<Vec<Vec<u64>>> {
+        if let Some(plane) = input.stage_plane {
+            self.stepper.stage(plane);
+        }
+        let mut inputs = vec![(input.body, input.causes, ingress)];
+        inputs.extend(rider);
+        let appended = self.append_inputs(inputs, input.objects, true)?;
+        self.store.commit(input.artifacts, false)?;
+        Ok(appended)
     }
 }
 
-fn first_seq(appended: &[Vec<u64>]) -> Result<u64> {
+/// A governance record checked and ready to journal.
+pub(crate) struct GovInput {
+    /// The record.
+    pub body: RecordBody,
+    /// The records that caused it.
+    pub causes: Vec<u64>,
+    /// The CAS objects it brings (patch, candidate nodes, binaries, report).
+    pub objects: Vec<Vec<u8>>,
+    /// Compiled module artifacts to cache once it is journaled.
+    pub artifacts: Batch,
+    /// For `gov_applied`: the plane the stepper switches to when it reaches the record.
+    pub stage_plane: Option<ControlPlane>,
+}
+
+impl GovInput {
+    /// A record that brings nothing but itself.
+    pub fn plain(body: RecordBody, causes: Vec<u64>) -> GovInput {
+        GovInput {
+            body,
+            causes,
+            objects: Vec::new(),
+            artifacts: Batch::default(),
+            stage_plane: None,
+        }
+    }
+}
+
+pub(crate) fn first_seq(appended: &[Vec<u64>]) -> Result<u64> {
     appended
         .first()
         .and_then(|seqs| seqs.first())

@@ -8,6 +8,7 @@ mod checkpoint;
 mod create;
 mod effects;
 mod fork;
+mod gov_effects;
 mod governance;
 mod import;
 mod load;
@@ -25,6 +26,7 @@ use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
 pub use effects::DispatchIntent;
 pub use fork::ForkReport;
+pub use gov_effects::{GovEffectDone, IN_WORLD_PATCH_BYTES_MAX, IN_WORLD_SHADOW_INPUTS};
 pub use governance::{Applied, Proposed, read_signing_key, write_signing_key};
 pub(crate) use import::WorldWriter;
 pub(crate) use load::META_ARTIFACT;

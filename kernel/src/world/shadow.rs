@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use worldline_air::cbor::{cbor_to_json, decode, json_canonical_bytes};
 use worldline_air::{ControlPlane, Hash, Name, TypeExpr, Value};
 
+use super::governance::GovInput;
 use super::sink::Sink;
 use super::stepper::Stepper;
 use super::{EventInput, Ingress, World};
@@ -184,6 +185,7 @@ fn canned_receipt(plane: &ControlPlane, kind: &str, intent_hash: Hash) -> Receip
         cost_cents: None,
         started_ns: 0,
         finished_ns: 0,
+        error: None,
         signature: Vec::new(),
     }
 }
@@ -234,6 +236,20 @@ impl World {
         input: ShadowInput,
         ingress: Ingress,
     ) -> Result<(ShadowReport, u64)> {
+        let (staged, report) = self.stage_shadow(id, input, ingress, Vec::new())?;
+        let appended = self.journal_gov(staged, None, ingress)?;
+        Ok((report, super::governance::first_seq(&appended)?))
+    }
+
+    /// Everything [`World::shadow`] runs and builds, without journaling it (`ingress` is the
+    /// time `--events` inputs are stamped with).
+    pub(crate) fn stage_shadow(
+        &mut self,
+        id: u64,
+        input: ShadowInput,
+        ingress: Ingress,
+        more_causes: Vec<u64>,
+    ) -> Result<(GovInput, ShadowReport)> {
         let proposal = self
             .proposals()
             .check_shadow(id)
@@ -294,14 +310,11 @@ impl World {
             proposal_id: id,
             report_hash: Hash::of(&bytes),
         };
-        let causes = vec![proposal.proposed_seq];
-        let appended = self.append_inputs(vec![(body, causes, ingress)], vec![bytes], true)?;
-        let seq = appended
-            .first()
-            .and_then(|s| s.first())
-            .copied()
-            .ok_or_else(|| KernelError::Corrupt("the shadow report appended no record".into()))?;
-        Ok((report, seq))
+        let mut causes = vec![proposal.proposed_seq];
+        causes.extend(more_causes);
+        let mut staged = GovInput::plain(body, causes);
+        staged.objects.push(bytes);
+        Ok((staged, report))
     }
 
     /// The journaled shadow report with this hash.
@@ -450,6 +463,7 @@ fn predicted_intents(run: &Run<'_>) -> Vec<PredictedIntent> {
                     input: input_index.unwrap_or(0),
                     kind: intent.kind.clone(),
                     cap: intent.cap.clone(),
+                    intent_hash: intent.intent_hash.to_string(),
                     origin,
                     params: plain(plane, None, &intent.params),
                     admitted: true,

@@ -86,6 +86,7 @@ impl Stepper {
             logical_now_ns: self.logical_now_ns,
             effects: &self.effects,
             enforcers: &runner,
+            governance: &self.gov,
         };
         let admission = admit(&ctx, request);
         let allowed = admission.allowed();

@@ -13,6 +13,8 @@ use worldline_air::{ControlPlane, Hash, Name};
 
 use super::Stepper;
 use super::routes::{Routes, routes};
+use worldline_air::patch::{PatchDoc, PatchScope};
+
 use crate::error::{KernelError, Result};
 use crate::governance::{GovError, Proposal, ProposalStatus};
 use crate::record::RecordBody;
@@ -190,6 +192,7 @@ impl Stepper {
                     );
                     return Err(KernelError::Diverged { seq, reason });
                 }
+                let scope = patch_scope(sink, patch_hash, seq)?;
                 self.gov.insert(Proposal {
                     id: *proposal_id,
                     proposed_seq: seq,
@@ -198,6 +201,7 @@ impl Stepper {
                     candidate: *manifest_hash,
                     status: ProposalStatus::Proposed,
                     shadow_seq: None,
+                    scope: Some(scope),
                 });
                 self.remember_proposal(*proposal_id, None);
             }
@@ -284,4 +288,18 @@ impl Stepper {
         super::append_derived(sink, appended, seq, body)?;
         Ok(())
     }
+}
+
+/// What a proposal's patch touches, read from the patch document its input brought to the
+/// CAS (a `gov_proposed` whose patch is missing or unreadable does not replay).
+fn patch_scope(sink: &dyn Sink, patch_hash: &Hash, seq: u64) -> Result<PatchScope> {
+    let diverged = |why: String| KernelError::Diverged {
+        seq,
+        reason: format!("patch {patch_hash}: {why}"),
+    };
+    let bytes = sink
+        .input_object(patch_hash)?
+        .ok_or_else(|| diverged("not in the store".into()))?;
+    let doc = PatchDoc::from_cbor_bytes(&bytes).map_err(|e| diverged(e.to_string()))?;
+    Ok(doc.scope())
 }
