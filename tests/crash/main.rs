@@ -17,6 +17,7 @@
 mod http_server;
 
 mod check;
+mod governance;
 mod kills;
 mod matrix;
 mod server;
@@ -36,7 +37,9 @@ const JOBS_ENV: &str = "WORLDLINE_CRASH_JOBS";
 const CRASHES_MIN_SHORT: usize = 200;
 const CRASHES_MIN_LONG: usize = 1_000;
 
-const TESTS: [&str; 2] = ["crash_matrix", "sigkill_under_load"];
+const TESTS: [&str; 3] = ["crash_matrix", "sigkill_under_load", "crash_governance"];
+/// Fewest crash-point runs of the in-world governance session.
+const GOVERNANCE_CRASHES_MIN: usize = 10;
 
 fn main() {
     if std::env::var_os(world::AS_WORLD_ENV).is_some() {
@@ -138,6 +141,26 @@ fn main() {
         );
         failed |= summarize("sigkill under load", &report.findings);
         if report.kills < plan.kills {
+            failed = true;
+        }
+    }
+    if selected(TESTS[2]) {
+        let gov_started = Instant::now();
+        let gov_dir = scratch.path().join("governance");
+        std::fs::create_dir_all(&gov_dir).unwrap();
+        let report = governance::run(&gov_dir, jobs);
+        println!(
+            "crash governance: {} crash-point runs over {} crash points ({} armed hits not reached), {:.0} s",
+            report.crashes,
+            report.per_point.len(),
+            report.not_reached,
+            gov_started.elapsed().as_secs_f64()
+        );
+        failed |= summarize("crash governance", &report.findings);
+        if report.crashes < GOVERNANCE_CRASHES_MIN {
+            println!(
+                "crash governance: FAILED: fewer than {GOVERNANCE_CRASHES_MIN} crash-point runs"
+            );
             failed = true;
         }
     }
