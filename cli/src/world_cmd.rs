@@ -138,7 +138,9 @@ pub enum WorldCommand {
         #[arg(long)]
         json: bool,
     },
-    /// A short guided tour: create the counter world, send events, read state, replay.
+    /// A guided tour of one world, from birth to fork: events, a plan calling a local HTTP
+    /// server and the offline LLM, a denied effect and why, an upgrade proposed, shadowed,
+    /// approved and applied, the why graph as DOT, export, import, verify, fork, replay.
     ///
     /// Example: world demo
     Demo {

@@ -119,17 +119,6 @@ fn bad_input_gets_one_line_and_changes_nothing() {
 }
 
 #[test]
-fn the_demo_runs_and_says_what_to_type() {
-    let scratch = tempfile::tempdir().unwrap();
-    let dir = scratch.path().join("demo");
-    let (code, stdout, stderr) = world(&["demo", "--dir", dir.to_str().unwrap()]);
-    assert_eq!(code, 0, "{stderr}");
-    redacted(&dir, || insta::assert_snapshot!("demo", stdout));
-    let (code, _, _) = world(&["replay", dir.to_str().unwrap()]);
-    assert_eq!(code, 0);
-}
-
-#[test]
 fn bench_runs_a_small_workload() {
     let (code, stdout, stderr) = world(&["bench", "counter", "--events", "300", "--json"]);
     assert_eq!(code, 0, "{stderr}");
