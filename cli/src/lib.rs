@@ -35,6 +35,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check, hash and describe AIR (the control plane).
+    ///
+    /// Example: world air check worlds/counter
     #[command(subcommand)]
     Air(air_cmd::AirCommand),
     #[command(flatten)]
@@ -76,6 +78,32 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    /// Every command's `--help` shows an example (`Example: world …`).
+    #[test]
+    fn every_command_has_an_example() {
+        use clap::CommandFactory;
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub
+                    .get_long_about()
+                    .or(sub.get_about())
+                    .map(|text| text.to_string())
+                    .unwrap_or_default();
+                if !help.contains("Example: world ") {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "world", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "no `Example:` in the help of {missing:?}"
+        );
     }
 
     #[test]

@@ -1,0 +1,195 @@
+//! The README cannot drift from the binary: every command of its "Five minutes by hand" section
+//! runs here as written (in a scratch folder instead of `/tmp/wl`, against a local file server
+//! instead of `python3 -m http.server 8081`), and every `world SUBCOMMAND` it mentions anywhere
+//! exists.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{ok, repo, world};
+
+const WALK_HEADING: &str = "## Five minutes by hand";
+const README_ROOT: &str = "/tmp/wl";
+const README_SERVER: &str = "127.0.0.1:8081";
+
+fn readme() -> String {
+    std::fs::read_to_string(repo().join("README.md")).unwrap()
+}
+
+/// The lines of every ```sh block of the walk-through section.
+fn walk_lines(text: &str) -> Vec<String> {
+    let start = text
+        .find(WALK_HEADING)
+        .expect("the README has its walk-through");
+    let section = &text[start + WALK_HEADING.len()..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    let mut lines = Vec::new();
+    let mut in_block = false;
+    for line in section.lines() {
+        match (in_block, line.trim()) {
+            (false, "```sh") => in_block = true,
+            (true, "```") => in_block = false,
+            (true, command) if !command.is_empty() => lines.push(command.to_owned()),
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// Serves the files under `root` (GET only), as `python3 -m http.server` would.
+fn serve_files(root: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap_or(0);
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            let file = root.join(path.trim_start_matches('/'));
+            let response = match std::fs::read(&file) {
+                Ok(body) => {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    [head.into_bytes(), body].concat()
+                }
+                Err(_) => {
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        .to_vec()
+                }
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    address
+}
+
+/// Runs one README line in `sh`, with this build's `world` first on the path.
+fn run_line(line: &str) -> (i32, String, String) {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_world")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let output = Command::new("sh")
+        .args(["-c", line])
+        .env("PATH", path)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_walk_through_command_runs_as_written() {
+    let scratch = tempfile::tempdir().unwrap();
+    let root = scratch.path().display().to_string();
+    let server = serve_files(scratch.path().join("www"));
+    let lines = walk_lines(&readme());
+    assert!(
+        lines.len() >= 20,
+        "the walk-through lost its commands: {lines:?}"
+    );
+    let mut outputs = Vec::new();
+    for line in &lines {
+        // The build line is what this test runs on; the file server is started above.
+        if line.starts_with("cargo ") || line.starts_with("python3 -m http.server") {
+            continue;
+        }
+        let line = line
+            .replace(README_ROOT, &root)
+            .replace(README_SERVER, &server);
+        let (code, stdout, stderr) = run_line(&line);
+        assert_eq!(code, 0, "README line failed: {line}\n{stdout}\n{stderr}");
+        outputs.push((line, stdout));
+    }
+    let output_of = |start: &str| {
+        outputs
+            .iter()
+            .find(|(line, _)| line.starts_with(&start.replace(README_ROOT, &root)))
+            .map(|(_, out)| out.clone())
+            .unwrap()
+    };
+    // What the prose around the blocks says they print.
+    let counter = output_of("world state /tmp/wl/counter");
+    let counter: serde_json::Value = serde_json::from_str(&counter).unwrap();
+    assert_eq!(
+        counter,
+        serde_json::json!({"pc": {"$tag": "Done"}, "remaining": 0})
+    );
+    let why = output_of("world why /tmp/wl/fetch 11");
+    assert!(
+        why.starts_with("why seq #11") && why.contains("receipt ok"),
+        "{why}"
+    );
+    assert!(why.contains("external input"), "{why}");
+    for world_dir in ["counter", "fetch", "fetch-copy", "fetch-fork"] {
+        let dir = scratch.path().join(world_dir);
+        assert!(ok(&["replay", dir.to_str().unwrap()]).starts_with("replay ok"));
+    }
+}
+
+#[test]
+fn every_command_the_readme_names_exists() {
+    let text = readme();
+    let mut named = BTreeSet::new();
+    for (index, _) in text.match_indices("world ") {
+        let before = text[..index].chars().last();
+        if !matches!(before, Some('`' | '$' | '\n' | ' ' | '(')) {
+            continue;
+        }
+        let word: String = text[index + "world ".len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase())
+            .collect();
+        if !word.is_empty() {
+            named.insert(word);
+        }
+    }
+    // Prose uses "world" as a noun too; only words that follow `world ` in code are commands.
+    let code_spans: String = text
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut unknown = Vec::new();
+    for word in &named {
+        if !code_spans.contains(&format!("world {word}")) {
+            continue;
+        }
+        let (code, _, _) = world(&[word, "--help"]);
+        if code != 0 {
+            unknown.push(word.clone());
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "the README names commands that do not exist: {unknown:?}"
+    );
+    assert!(
+        named.contains("why") && named.contains("propose"),
+        "{named:?}"
+    );
+}
