@@ -368,26 +368,35 @@ fn fork(dir: &Path, new_dir: &Path, at: Option<u64>, as_json: bool) -> Result<()
 
 fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), Failure> {
     let mut world = World::open(dir).map_err(kernel(dir))?;
+    if file.exists() {
+        return Err(Failure::message(format!(
+            "{}: already exists",
+            file.display()
+        )));
+    }
+    // Written beside the target under a name of its own, and linked into place only once
+    // complete and durable: a crash never leaves a partial bundle under the name asked for.
+    let partial = partial_path(file);
     let handle = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(file)
-        .map_err(|e| Failure::message(format!("{}: {e}", file.display())))?;
+        .open(&partial)
+        .map_err(|e| Failure::message(format!("{}: {e}", partial.display())))?;
     let mut out = BufWriter::with_capacity(1 << 20, handle);
     let bar = progress_bar("exporting");
     let result = bundle::export(&mut world, &mut out, with_key, &mut on_progress(&bar));
     bar.finish_and_clear();
     let report = match result.and_then(|report| {
         out.into_inner()
-            .map_err(|e| KernelError::io(file, e.into_error()))?
+            .map_err(|e| KernelError::io(&partial, e.into_error()))?
             .sync_all()
-            .map_err(|e| KernelError::io(file, e))?;
+            .map_err(|e| KernelError::io(&partial, e))?;
         Ok(report)
     }) {
         Ok(report) => report,
         Err(error) => {
             // A half-written bundle is worthless and misleading: remove it.
-            let _ = std::fs::remove_file(file);
+            let _ = std::fs::remove_file(&partial);
             return Err(match error {
                 // The bundle writer knows no path: name the file it was writing.
                 KernelError::Io { path, source } if path == "bundle" => {
@@ -397,6 +406,11 @@ fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), 
             });
         }
     };
+    // A hard link, unlike a rename, never replaces a file that appeared meanwhile.
+    let linked = std::fs::hard_link(&partial, file);
+    let _ = std::fs::remove_file(&partial);
+    linked.map_err(|e| Failure::message(format!("{}: {e}", file.display())))?;
+    sync_parent(file)?;
     if as_json {
         println!(
             "{}",
@@ -503,4 +517,22 @@ pub fn state_proof(
         "state_root": root.to_string(),
         "signed_by_checkpoint": checkpoint,
     }))
+}
+
+/// Where an export writes before the bundle is complete: `FILE.partial.PID`.
+fn partial_path(file: &Path) -> std::path::PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".partial.{}", std::process::id()));
+    file.with_file_name(name)
+}
+
+/// Makes a new directory entry durable.
+fn sync_parent(file: &Path) -> Result<(), Failure> {
+    let parent = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|e| Failure::message(format!("{}: {e}", parent.display())))
 }

@@ -361,11 +361,25 @@ fn run_case(
         }
         return;
     }
-    // The client retries what was not acknowledged; a crashed export leaves a partial file.
+    // The client retries what was not acknowledged. A crashed export must leave no partial
+    // bundle under its name (it writes `NAME.partial.PID` and links it into place when done).
     let retry = match step {
         Step::New | Step::Send { .. } => Some(step),
         Step::Export => {
-            let _ = std::fs::remove_file(&paths.bundle);
+            if paths.bundle.exists() {
+                let verified = world(&["verify", text(&paths.bundle)], &[], &paths.root);
+                if !verified.ok() {
+                    findings.add(
+                        Kind::Recovery,
+                        &name,
+                        format!(
+                            "a crashed export left a partial bundle under its name: {}",
+                            verified.stderr.trim()
+                        ),
+                    );
+                }
+                let _ = std::fs::remove_file(&paths.bundle);
+            }
             Some(step)
         }
         Step::Import if !paths.imported.join(".world").exists() => Some(step),

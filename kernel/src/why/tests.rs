@@ -151,9 +151,18 @@ fn journal() -> Vec<(Vec<u64>, Option<Stamp>, RecordBody)> {
 /// A store holding [`journal`], its indexes written as a live commit writes them (`index`
 /// false: as a world written before the why indexes, without the event and plan entries).
 fn store(dir: &std::path::Path, index: bool) -> RedbStore {
+    store_of(dir, index, journal())
+}
+
+/// A store holding `records` (seq = position), indexed as [`store`] says.
+fn store_of(
+    dir: &std::path::Path,
+    index: bool,
+    records: Vec<(Vec<u64>, Option<Stamp>, RecordBody)>,
+) -> RedbStore {
     let mut store = RedbStore::open(&dir.join("w.redb")).unwrap();
     let mut batch = Batch::default();
-    for (seq, (causes, stamp, body)) in journal().into_iter().enumerate() {
+    for (seq, (causes, stamp, body)) in records.into_iter().enumerate() {
         let record = Record {
             seq: seq as u64,
             causes,
@@ -360,4 +369,32 @@ fn an_older_store_without_the_event_index_is_scanned() {
     );
     let event = resolve(&store, Target::Hash(event_hash(&[8]))).unwrap();
     assert_eq!(event.roots, vec![8]);
+}
+
+/// An intent identical to an earlier, closed one has the same hash; each keeps its own
+/// decisions (those it caused), not the other's.
+#[test]
+fn identical_intents_keep_their_own_decisions() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut records = journal();
+    let again = records[4].2.clone();
+    records.push((vec![8], None, again)); // 10: the same intent, later
+    records.push((vec![10], None, admission("capability"))); // 11
+    let store = store_of(scratch.path(), true, records);
+    let decisions_of = |seq: u64| {
+        let graph = walk(
+            &store,
+            &[seq],
+            Direction::Back,
+            Limits {
+                depth: 0,
+                nodes: 10,
+            },
+        )
+        .unwrap();
+        let node = graph.node(seq).unwrap();
+        node.decisions.iter().map(|d| d.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(decisions_of(4), [5, 6]);
+    assert_eq!(decisions_of(10), [11]);
 }

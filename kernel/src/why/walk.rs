@@ -162,7 +162,13 @@ impl Reader<'_> {
             if out.len() >= INTENT_RECORDS_MAX {
                 break;
             }
-            if let RecordBody::Admission(a) = &self.get(seq)?.body {
+            let about = self.get(seq)?;
+            // Two intents with the same hash (the second made after the first closed) share
+            // the index: a decision belongs to the intent that caused it.
+            if !about.causes.contains(&record.seq) {
+                continue;
+            }
+            if let RecordBody::Admission(a) = &about.body {
                 out.push(Decision {
                     seq,
                     stage: a.stage.clone(),
