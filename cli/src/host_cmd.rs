@@ -107,20 +107,18 @@ pub fn run(
     stop_after_ms: Option<u64>,
     api: Option<&crate::api::ApiConfig>,
 ) -> Result<(), Failure> {
-    if let Some(api) = api {
-        crate::api::check_config(api)?;
-    }
+    let listener = api.map(crate::api::bind).transpose()?;
     let world = World::open(dir).map_err(kernel(dir))?;
     let options = host_options(flags)?;
     let mut host = Host::start(world, options).map_err(adapter(dir))?;
-    let url_file = match api {
-        Some(api) => {
-            let bound = crate::api::serve(&host, api)?;
+    let url_file = match (api, listener) {
+        (Some(api), Some(listener)) => {
+            let bound = crate::api::serve(&host, listener, api)?;
             let url = crate::api::client_url(bound);
             println!("listening on {url}");
             Some(crate::api::write_url_file(dir, &url)?)
         }
-        None => None,
+        _ => None,
     };
     let open = host.world().open_intents().len();
     println!(

@@ -308,6 +308,22 @@ async fn the_token_rules() {
     replays(&dir);
 }
 
+#[test]
+fn a_run_that_cannot_listen_journals_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = counter_world(root.path());
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let before = ok(&["log", &dir, "--json"]);
+    let line = fails(&["run", &dir, "--listen", &addr, "--stop-after-ms", "100"]);
+    assert!(
+        line.starts_with(&format!("error: --listen {addr}: ")),
+        "{line}"
+    );
+    assert_eq!(ok(&["log", &dir, "--json"]), before);
+    replays(&dir);
+}
+
 /// Reads `count` `record` events of an SSE response: (id, data as JSON).
 async fn read_events(response: &mut reqwest::Response, count: usize) -> Vec<(u64, Json)> {
     let mut buffer = String::new();

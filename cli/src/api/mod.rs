@@ -118,13 +118,22 @@ pub fn check_config(config: &ApiConfig) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Binds the address and serves the API on the host's runtime until the host stops; returns
-/// the address bound (the real port when 0 was asked for).
-pub fn serve(host: &Host, config: &ApiConfig) -> Result<SocketAddr, Failure> {
+/// Checks the configuration and binds its address: before the world is opened, so a `world
+/// run` that cannot listen journals nothing.
+pub fn bind(config: &ApiConfig) -> Result<std::net::TcpListener, Failure> {
     check_config(config)?;
-    let listener = std::net::TcpListener::bind(config.listen)
+    std::net::TcpListener::bind(config.listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| Failure::message(format!("--listen {}: {e}", config.listen)))?;
+        .map_err(|e| Failure::message(format!("--listen {}: {e}", config.listen)))
+}
+
+/// Serves the API on `listener` (from [`bind`]) on the host's runtime until the host stops;
+/// returns the address bound (the real port when 0 was asked for).
+pub fn serve(
+    host: &Host,
+    listener: std::net::TcpListener,
+    config: &ApiConfig,
+) -> Result<SocketAddr, Failure> {
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::message(format!("--listen {}: {e}", config.listen)))?;
