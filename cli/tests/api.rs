@@ -147,6 +147,12 @@ async fn the_read_and_event_routes_answer_on_a_counter_world() {
         (status, error["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
+    let (status, error) =
+        common::api::answer(c.delete(server.at("/health")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 
     server.stop();
     // The API wrote what `world log` reads, and the world replays.
@@ -243,6 +249,17 @@ async fn a_malformed_event_is_400_with_its_path_and_journals_nothing() {
         report.push_str(&format!("{body}\n  → {status} {error}\n"));
     }
     insta::assert_snapshot!("malformed_events", report);
+    // Over the body limit (1 MiB): 413, JSON.
+    let big = format!(
+        r#"{{"schema": "demo/CounterEvent@1", "value": "{}"}}"#,
+        "a".repeat(1 << 20)
+    );
+    let (status, error) = post(&c, &server.at("/events"), &big, None).await;
+    assert_eq!(
+        (status, error["error"]["code"].as_str()),
+        (413, Some("too_large")),
+        "{error}"
+    );
     let (_, after) = get(&c, &server.at("/health"), None).await;
     assert_eq!(after["head"], before["head"]);
     server.stop();

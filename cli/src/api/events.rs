@@ -4,6 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use serde_json::{Value as Json, json};
 use tokio::sync::{mpsc, oneshot};
 use worldline_adapters::{Host, HostHandle};
@@ -96,9 +97,9 @@ pub(crate) fn normalize(
 /// `POST /events`.
 pub(crate) async fn post(
     State(api): State<Api>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<axum::Json<Json>, ApiError> {
-    let doc = parse_body(&body)?;
+    let doc = super::routes::body_json(body)?;
     let (schema, value) = schema_and_value(&doc, "$")?;
     let (reply, answer) = oneshot::channel();
     let submission = Submission {
