@@ -129,7 +129,25 @@ pub enum Quiescence {
 
 enum Message {
     Draft(Box<Draft>),
+    Job(HostJob),
     Shutdown,
+}
+
+/// Work for the world's thread, sent from elsewhere (the control API) through a
+/// [`HostHandle`]: it runs inside [`Host::run`]'s loop, between receipts.
+pub type HostJob = Box<dyn FnOnce(&mut Host) + Send>;
+
+/// Sends jobs to a host's loop from any thread. Unbounded: callers limit what they queue.
+#[derive(Clone)]
+pub struct HostHandle {
+    tx: Sender<Message>,
+}
+
+impl HostHandle {
+    /// Queues `job` for the loop; false if the host is gone (the job is dropped unrun).
+    pub fn send(&self, job: HostJob) -> bool {
+        self.tx.send(Message::Job(job)).is_ok()
+    }
 }
 
 /// A world with its adapters.
@@ -152,6 +170,8 @@ pub struct Host {
     governance_signer: Option<AdapterSigner>,
     /// An error met while dispatching (which returns nothing), reported by the next receive.
     fatal: Option<AdapterError>,
+    /// The journal's head seq as of the loop's last turn, for watchers (the event stream).
+    head: tokio::sync::watch::Sender<u64>,
 }
 
 impl Host {
@@ -194,6 +214,7 @@ impl Host {
         }
         let signers = signers.into_iter().collect();
         let (tx, rx) = channel();
+        let (head, _) = tokio::sync::watch::channel(world.head().seq);
         Ok(Host {
             world,
             runtime,
@@ -209,12 +230,45 @@ impl Host {
             governance: Vec::new(),
             governance_signer: None,
             fatal: None,
+            head,
         })
     }
 
     /// The world.
     pub fn world(&self) -> &World {
         &self.world
+    }
+
+    /// The world, to change it from a [`HostJob`] (the loop dispatches what it admitted).
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// A handle that queues jobs for [`Host::run`]'s loop.
+    pub fn handle(&self) -> HostHandle {
+        HostHandle {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// The adapters' tokio runtime, for servers that live as long as the host.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        self.runtime.handle()
+    }
+
+    /// The journal's head seq, updated each time [`Host::run`]'s loop turns; closed when the
+    /// host is gone.
+    pub fn watch_head(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.head.subscribe()
+    }
+
+    fn publish_head(&self) {
+        let seq = self.world.head().seq;
+        self.head.send_if_modified(|head| {
+            let changed = *head != seq;
+            *head = seq;
+            changed
+        });
     }
 
     /// Stops the adapters and gives the world back.
@@ -269,6 +323,7 @@ impl Host {
         let deadline = stop_after.map(|d| Instant::now() + d);
         loop {
             self.dispatch();
+            self.publish_head();
             for note in self.notes.drain(..) {
                 observer(&note);
             }
@@ -332,6 +387,7 @@ impl Host {
             match message {
                 Message::Shutdown => shutdown = true,
                 Message::Draft(draft) => self.accept(*draft)?,
+                Message::Job(job) => job(self),
             }
         }
         Ok(shutdown)

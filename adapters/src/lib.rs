@@ -18,4 +18,4 @@ pub mod llm;
 pub mod secrets;
 
 pub use error::AdapterError;
-pub use host::{Host, HostNote, HostOptions, Quiescence};
+pub use host::{Host, HostHandle, HostJob, HostNote, HostOptions, Quiescence};

@@ -272,13 +272,7 @@ fn propose(
         .propose(&doc, binaries, description, ingress_now()?)
         .map_err(kernel(dir))?;
     if as_json {
-        let out = json!({
-            "id": proposed.id, "seq": proposed.seq,
-            "patch_hash": proposed.patch_hash.to_string(),
-            "candidate": proposed.candidate.to_string(),
-            "changes": proposed.changes, "ledger": proposed.ledger,
-        });
-        println!("{out}");
+        println!("{}", crate::query::proposed_json(&proposed));
         return Ok(());
     }
     println!("proposal {} journaled at seq {}", proposed.id, proposed.seq);
@@ -444,12 +438,7 @@ fn proposals(dir: &Path, as_json: bool) -> Result<(), Failure> {
     let world = World::open(dir).map_err(kernel(dir))?;
     for p in world.proposals().all() {
         if as_json {
-            let out = json!({
-                "id": p.id, "status": p.status.word(), "proposed_seq": p.proposed_seq,
-                "patch_hash": p.patch_hash.to_string(), "base": p.base.to_string(),
-                "candidate": p.candidate.to_string(), "shadow_seq": p.shadow_seq,
-            });
-            println!("{out}");
+            println!("{}", crate::query::proposal_json(p));
         } else {
             println!(
                 "{:>4}  {:<9} seq {:<6} candidate {}",

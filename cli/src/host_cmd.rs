@@ -100,11 +100,26 @@ pub fn settle(
     Ok((host.into_world(), quiescence))
 }
 
-/// `world run`: adapters and timers until SIGINT/SIGTERM.
-pub fn run(dir: &Path, flags: &HostFlags, stop_after_ms: Option<u64>) -> Result<(), Failure> {
+/// `world run`: adapters and timers until SIGINT/SIGTERM; with `api`, the control API too.
+pub fn run(
+    dir: &Path,
+    flags: &HostFlags,
+    stop_after_ms: Option<u64>,
+    api: Option<&crate::api::ApiConfig>,
+) -> Result<(), Failure> {
+    let listener = api.map(crate::api::bind).transpose()?;
     let world = World::open(dir).map_err(kernel(dir))?;
     let options = host_options(flags)?;
     let mut host = Host::start(world, options).map_err(adapter(dir))?;
+    let url_file = match (api, listener) {
+        (Some(api), Some(listener)) => {
+            let bound = crate::api::serve(&host, listener, api)?;
+            let url = crate::api::client_url(bound);
+            println!("listening on {url}");
+            Some(crate::api::write_url_file(dir, &url)?)
+        }
+        _ => None,
+    };
     let open = host.world().open_intents().len();
     println!(
         "running {} (did {}, head seq {}, {open} open intents); Ctrl-C to stop",
@@ -113,8 +128,13 @@ pub fn run(dir: &Path, flags: &HostFlags, stop_after_ms: Option<u64>) -> Result<
         host.world().head().seq
     );
     let mut show = |note: &HostNote| println!("{}", note_line(note));
-    host.run(stop_after_ms.map(Duration::from_millis), &mut show)
-        .map_err(adapter(dir))?;
+    let ran = host
+        .run(stop_after_ms.map(Duration::from_millis), &mut show)
+        .map_err(adapter(dir));
+    if let Some(file) = url_file {
+        let _ = std::fs::remove_file(file);
+    }
+    ran?;
     let mut world = host.into_world();
     // A clean shutdown signs the head, so everything this run journaled is in the lineage.
     let checkpoint = world.checkpoint().map_err(kernel(dir))?;

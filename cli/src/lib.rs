@@ -7,15 +7,18 @@
 //! clock and the OS random source, hands them to the kernel, and prints what comes back.
 
 mod air_cmd;
+pub mod api;
 mod bench;
 mod bench_timers;
 mod demo;
 mod failure;
 mod files;
+mod follow;
 mod gov_cmd;
 pub mod host_cmd;
 mod lineage_cmd;
 pub mod modules;
+mod query;
 mod render;
 mod why_cmd;
 pub mod world_cmd;

@@ -66,38 +66,33 @@ pub fn run(
 ) -> Result<(), Failure> {
     let target = parse_target(target)?;
     let world = World::open(dir).map_err(kernel(dir))?;
+    let direction = if forward {
+        Direction::Forward
+    } else {
+        Direction::Back
+    };
+    if format == Format::Json {
+        let doc =
+            crate::query::why_json(&world, target, direction, depth).map_err(|e| match e {
+                crate::query::QueryError::Kernel(error) => kernel(dir)(error),
+                other => Failure::message(format!("{}: {other}", dir.display())),
+            })?;
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(());
+    }
     let store = world.store();
     let failed = |error: WhyError| match error {
         WhyError::Kernel(error) => kernel(dir)(error),
         other => Failure::message(format!("{}: {other}", dir.display())),
     };
     let resolved = why::resolve(store, target).map_err(failed)?;
-    let direction = if forward {
-        Direction::Forward
-    } else {
-        Direction::Back
-    };
     let limits = Limits {
         depth,
         ..Limits::default()
     };
     let graph = why::walk(store, &resolved.roots, direction, limits).map_err(failed)?;
     let text = match format {
-        Format::Tree => tree(world.plane(), &resolved, &graph),
-        Format::Json => {
-            let mut hashes = Vec::with_capacity(graph.nodes.len());
-            for node in &graph.nodes {
-                let seq = node.record.seq;
-                hashes.push(
-                    store
-                        .record_hash(seq)
-                        .map_err(kernel(dir))?
-                        .unwrap_or(Hash::ZERO),
-                );
-            }
-            let doc = to_json(world.plane(), &resolved, &graph, &hashes);
-            format!("{}\n", serde_json::to_string_pretty(&doc)?)
-        }
+        Format::Tree | Format::Json => tree(world.plane(), &resolved, &graph),
         Format::Dot => dot(world.plane(), &graph),
     };
     print!("{text}");
@@ -353,7 +348,12 @@ fn node_json(plane: &ControlPlane, node: &WhyNode, hash: &Hash) -> Json {
 }
 
 /// The JSON document (stable: fields are only ever added).
-fn to_json(plane: &ControlPlane, resolved: &Resolved, graph: &WhyGraph, hashes: &[Hash]) -> Json {
+pub(crate) fn to_json(
+    plane: &ControlPlane,
+    resolved: &Resolved,
+    graph: &WhyGraph,
+    hashes: &[Hash],
+) -> Json {
     json!({
         "target": kind_word(resolved.kind),
         "roots": graph.roots,

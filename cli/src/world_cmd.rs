@@ -79,6 +79,14 @@ pub enum WorldCommand {
         /// Stop by itself after this long (for scripts and tests).
         #[arg(long, value_name = "MS")]
         stop_after_ms: Option<u64>,
+        /// Serve the control API (spec/api.md) on this address, e.g. 127.0.0.1:8700 (port 0
+        /// picks a free one; the address is printed).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// The API's bearer token: needed by every request on a non-loopback --listen (which
+        /// refuses to start without one), and by every mutating request on a loopback one.
+        #[arg(long, value_name = "TOKEN", requires = "listen")]
+        token: Option<String>,
     },
     /// Print a reducer's state (or a cell's, with --key; all cells without it).
     ///
@@ -114,6 +122,17 @@ pub enum WorldCommand {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Keep printing new records as they are journaled (through the event stream of a
+        /// running `world run --listen`; see spec/api.md). --limit does not apply.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: the control API to follow (default: the one the running `world run
+        /// --listen` wrote in .world/api-url).
+        #[arg(long, value_name = "URL", requires = "follow")]
+        url: Option<String>,
+        /// With --follow: the API's bearer token (needed on a non-loopback bind).
+        #[arg(long, value_name = "TOKEN", requires = "follow")]
+        token: Option<String>,
     },
     /// Why a record happened: the records that led to it, down to external inputs and genesis,
     /// with the admission decisions of each intent and the manifest in force; or with
@@ -212,7 +231,12 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             dir,
             host,
             stop_after_ms,
-        } => crate::host_cmd::run(&dir, &host, stop_after_ms),
+            listen,
+            token,
+        } => {
+            let api = listen.map(|listen| crate::api::ApiConfig { listen, token });
+            crate::host_cmd::run(&dir, &host, stop_after_ms, api.as_ref())
+        }
         WorldCommand::State {
             dir,
             reducer,
@@ -223,8 +247,24 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
         WorldCommand::Log {
             dir,
             from,
+            json,
+            follow: true,
+            url,
+            token,
+            ..
+        } => {
+            let source = crate::follow::FollowSource {
+                url: url.as_deref(),
+                token: token.as_deref(),
+            };
+            crate::follow::follow(&dir, from, json, &source)
+        }
+        WorldCommand::Log {
+            dir,
+            from,
             limit,
             json,
+            ..
         } => log(&dir, from, limit, json),
         WorldCommand::Replay { dir, json } => replay_cmd(&dir, json),
         WorldCommand::Why {
@@ -278,6 +318,14 @@ pub fn kernel(dir: &Path) -> impl Fn(KernelError) -> Failure + '_ {
         | KernelError::StoreFile { .. }
         | KernelError::InUse { .. }) => Failure::message(error.to_string()),
         other => Failure::message(format!("{}: {other}", dir.display())),
+    }
+}
+
+/// Query failures as one-line messages (world failures name the world).
+pub fn query(dir: &Path) -> impl Fn(crate::query::QueryError) -> Failure + '_ {
+    move |error| match error {
+        crate::query::QueryError::Kernel(error) => kernel(dir)(error),
+        other => Failure::message(other.to_string()),
     }
 }
 
@@ -451,33 +499,8 @@ fn state(
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    let out = match (keyed, key) {
-        (false, Some(_)) => {
-            return Err(Failure::message(format!(
-                "{reducer} is not keyed; drop --key"
-            )));
-        }
-        (false, None) => render(&[])?,
-        (true, Some(key)) => {
-            let key_json = worldline_air::json::parse_strict(key)
-                .unwrap_or_else(|_| Json::String(key.to_owned()));
-            let key_bytes = world
-                .cell_key_from_json(&name, &key_json)
-                .map_err(kernel(dir))?;
-            render(&key_bytes)?
-        }
-        (true, None) => {
-            let mut cells = serde_json::Map::new();
-            for (key_bytes, _) in world.states().of_reducer(&name) {
-                let key_text = match worldline_air::cbor::decode(key_bytes) {
-                    Ok(worldline_air::cbor::Cbor::Text(text)) => text,
-                    _ => worldline_air::cbor::to_hex(key_bytes),
-                };
-                cells.insert(key_text, render(key_bytes)?);
-            }
-            Json::Object(cells)
-        }
-    };
+    let key_json = key.map(crate::query::key_json);
+    let out = crate::query::state_json(&world, reducer, key_json.as_ref()).map_err(query(dir))?;
     if as_json {
         println!("{}", json!({"reducer": reducer, "key": key, "state": out}));
     } else {

@@ -3,6 +3,8 @@
 // Shared by several test binaries, each of which uses only part of it.
 #![allow(dead_code)]
 
+pub mod api;
+
 use std::path::PathBuf;
 use std::process::Command;
 

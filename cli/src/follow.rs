@@ -1,0 +1,197 @@
+//! `world log --follow`: the journal as it grows.
+//!
+//! A running world is held by `world run` (one process per world, and redb's read-only mode
+//! cannot open a store another process has open), so new records come from the event stream of
+//! its control API (`world run --listen`), found through `.world/api-url` or given with `--url`.
+//! While no host runs, the follower waits for one without taking the world's lock (so `world
+//! send` is never refused because of it) and, once one listens, continues from the next seq it
+//! has not printed, so records appended meanwhile are printed too.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use worldline_kernel::{KernelError, World};
+
+use crate::failure::Failure;
+use crate::render::{record_json, record_line};
+use crate::world_cmd::kernel;
+
+/// How often a follower looks for a listening host while none runs, in ms.
+pub const FOLLOW_POLL_MS: u64 = 500;
+/// Records printed per read of a world that no host holds.
+const FOLLOW_PAGE_RECORDS: usize = 1000;
+/// Largest event a stream may send, in bytes (a record's JSON is far smaller).
+const STREAM_EVENT_BYTES_MAX: usize = 16 << 20;
+
+/// Where the follower reads from.
+pub struct FollowSource<'a> {
+    /// The API of a running `world run --listen`; found in `.world/api-url` when not given.
+    pub url: Option<&'a str>,
+    /// Its bearer token (needed on a non-loopback bind).
+    pub token: Option<&'a str>,
+}
+
+/// How a stream ended.
+enum Ended {
+    /// The server closed it (the host stopped).
+    Closed,
+    /// It could not be reached.
+    Unreachable(String),
+}
+
+/// Runs `world log DIR --follow`: prints from `from` on, then every new record, until killed
+/// (or, with an explicit `--url`, until that host stops).
+pub fn follow(dir: &Path, from: u64, as_json: bool, source: &FollowSource) -> Result<(), Failure> {
+    let mut next = from;
+    if source.url.is_none() {
+        next = print_stored(dir, next, as_json)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::message(format!("tokio runtime: {e}")))?;
+    // reqwest is built without a default TLS crypto provider; ring is ours (as the adapters').
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| Failure::message(format!("HTTP client: {e}")))?;
+    loop {
+        let url = match source.url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => match crate::api::read_url_file(dir) {
+                Some(url) => url,
+                None => {
+                    std::thread::sleep(Duration::from_millis(FOLLOW_POLL_MS));
+                    continue;
+                }
+            },
+        };
+        let ended = runtime.block_on(stream(&client, &url, source.token, &mut next, as_json))?;
+        match (ended, source.url) {
+            (Ended::Closed, Some(_)) => {
+                eprintln!("note: {url} closed the stream (the host stopped)");
+                return Ok(());
+            }
+            (Ended::Unreachable(reason), Some(_)) => {
+                return Err(Failure::message(format!("--url {url}: {reason}")));
+            }
+            // A stale URL file (a host that was killed), or a host that stopped: wait for the
+            // next one.
+            (_, None) => std::thread::sleep(Duration::from_millis(FOLLOW_POLL_MS)),
+        }
+    }
+}
+
+/// Prints the stored records from `next` when no host holds the world; returns the next seq.
+fn print_stored(dir: &Path, mut next: u64, as_json: bool) -> Result<u64, Failure> {
+    let world = match World::open(dir) {
+        Ok(world) => world,
+        // A host holds it: its stream sends these records.
+        Err(KernelError::InUse { .. }) => return Ok(next),
+        Err(error) => return Err(kernel(dir)(error)),
+    };
+    loop {
+        let records = world
+            .records(next, FOLLOW_PAGE_RECORDS)
+            .map_err(kernel(dir))?;
+        let Some((last, _)) = records.last() else {
+            return Ok(next);
+        };
+        next = last.seq + 1;
+        let mut out = std::io::stdout().lock();
+        for (record, hash) in &records {
+            let line = if as_json {
+                record_json(world.plane(), record, hash).to_string()
+            } else {
+                record_line(world.plane(), record)
+            };
+            writeln!(out, "{line}")?;
+        }
+    }
+}
+
+/// Follows one host's stream from `next`, printing each record; advances `next`.
+async fn stream(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    next: &mut u64,
+    as_json: bool,
+) -> Result<Ended, Failure> {
+    let format = if as_json { "json" } else { "text" };
+    let mut request = client.get(format!("{url}/events/stream?from={next}&format={format}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let mut response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return Ok(Ended::Unreachable(e.to_string())),
+    };
+    if !response.status().is_success() {
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|doc| doc["error"]["message"].as_str().map(str::to_owned))
+            .unwrap_or(body);
+        return Err(Failure::message(format!("{url}: {status}: {message}")));
+    }
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) | Err(_) => return Ok(Ended::Closed),
+        };
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let block: Vec<u8> = buffer.drain(..end + 2).collect();
+            if let Some((seq, data)) = parse_event(&String::from_utf8_lossy(&block)) {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{data}")?;
+                out.flush()?;
+                *next = seq + 1;
+            }
+        }
+        if buffer.len() > STREAM_EVENT_BYTES_MAX {
+            return Err(Failure::message(format!(
+                "{url}: an event of more than {STREAM_EVENT_BYTES_MAX} bytes"
+            )));
+        }
+    }
+}
+
+/// A `record` event's seq and data; `None` for anything else (keep-alive comments).
+fn parse_event(block: &str) -> Option<(u64, String)> {
+    let mut seq = None;
+    let mut data: Vec<&str> = Vec::new();
+    let mut kind = "message";
+    for line in block.lines() {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "id" => seq = value.parse().ok(),
+            "event" => kind = value,
+            "data" => data.push(value),
+            _ => {}
+        }
+    }
+    (kind == "record").then_some(())?;
+    Some((seq?, data.join("\n")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse() {
+        assert_eq!(
+            parse_event("id: 7\nevent: record\ndata: {\"seq\":7}\n\n"),
+            Some((7, "{\"seq\":7}".to_owned()))
+        );
+        assert_eq!(parse_event(": keep-alive\n\n"), None);
+        assert_eq!(parse_event("event: record\ndata: x\n\n"), None);
+    }
+}
