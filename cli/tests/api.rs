@@ -46,6 +46,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/proposals/{id}/approve"),
     ("post", "/proposals/{id}/reject"),
     ("post", "/proposals/{id}/apply"),
+    ("get", "/proposals/{id}/report"),
+    ("get", "/reducers"),
+    ("get", "/"),
+    ("get", "/viewer.js"),
+    ("get", "/viewer.css"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,12 +8,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{ok, repo, world};
+use common::{ok, repo, serve_files, world};
 
 const WALK_HEADING: &str = "## Five minutes by hand";
 const README_ROOT: &str = "/tmp/wl";
@@ -41,43 +39,6 @@ fn walk_lines(text: &str) -> Vec<String> {
         }
     }
     lines
-}
-
-/// Serves the files under `root` (GET only), as `python3 -m http.server` would.
-fn serve_files(root: PathBuf) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request = String::new();
-            reader.read_line(&mut request).unwrap_or(0);
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
-                    break;
-                }
-            }
-            let path = request.split_whitespace().nth(1).unwrap_or("/");
-            let file = root.join(path.trim_start_matches('/'));
-            let response = match std::fs::read(&file) {
-                Ok(body) => {
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        body.len()
-                    );
-                    [head.into_bytes(), body].concat()
-                }
-                Err(_) => {
-                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                        .to_vec()
-                }
-            };
-            let _ = stream.write_all(&response);
-        }
-    });
-    address
 }
 
 /// Runs one README line in `sh`, with this build's `world` first on the path.

@@ -13,6 +13,7 @@ mod gov;
 mod openapi;
 mod routes;
 mod stream;
+mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

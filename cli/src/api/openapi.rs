@@ -240,6 +240,51 @@ pub(crate) const ROUTES: &[Route] = &[
         body: None,
         handler: || post(super::gov::apply),
     },
+    Route {
+        method: "get",
+        path: "/proposals/{id}/report",
+        route: "/proposals/{id}/report",
+        summary: "A proposal's latest shadow report (as `world shadow --json`) and its record's seq.",
+        params: &[ID],
+        body: None,
+        handler: || get(super::viewer::report),
+    },
+    Route {
+        method: "get",
+        path: "/reducers",
+        route: "/reducers",
+        summary: "The reducers of the manifest in force: name, keyed, state and event schemas.",
+        params: &[],
+        body: None,
+        handler: || get(super::viewer::reducers),
+    },
+    Route {
+        method: "get",
+        path: "/",
+        route: "/",
+        summary: "The web viewer (HTML): timeline, why graph, state, proposals.",
+        params: &[],
+        body: None,
+        handler: || get(super::viewer::index),
+    },
+    Route {
+        method: "get",
+        path: "/viewer.js",
+        route: "/viewer.js",
+        summary: "The web viewer's script.",
+        params: &[],
+        body: None,
+        handler: || get(super::viewer::script),
+    },
+    Route {
+        method: "get",
+        path: "/viewer.css",
+        route: "/viewer.css",
+        summary: "The web viewer's style.",
+        params: &[],
+        body: None,
+        handler: || get(super::viewer::style),
+    },
 ];
 
 fn operation(route: &Route) -> Json {
@@ -258,10 +303,12 @@ fn operation(route: &Route) -> Json {
         .collect();
     let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let mut responses = Map::new();
-    let ok_type = if route.path == "/events/stream" {
-        json!({"text/event-stream": {"schema": {"type": "string"}}})
-    } else {
-        json!({"application/json": {"schema": {"type": "object"}}})
+    let ok_type = match route.path {
+        "/events/stream" => json!({"text/event-stream": {"schema": {"type": "string"}}}),
+        "/" => json!({"text/html": {"schema": {"type": "string"}}}),
+        "/viewer.js" => json!({"text/javascript": {"schema": {"type": "string"}}}),
+        "/viewer.css" => json!({"text/css": {"schema": {"type": "string"}}}),
+        _ => json!({"application/json": {"schema": {"type": "object"}}}),
     };
     responses.insert(
         "200".into(),
