@@ -7,6 +7,12 @@ pub enum Failure {
     Reported,
     /// One line to print on stderr; exit 1.
     Message(String),
+    /// The world is held by a `world run` serving this control socket: the command goes there
+    /// instead ([`crate::held`]); it had changed nothing when this was returned.
+    Held {
+        /// The socket of the `world run` that holds the world.
+        socket: std::path::PathBuf,
+    },
 }
 
 impl Failure {
@@ -23,8 +29,13 @@ impl Failure {
     /// Prints the message (if any) and returns the exit code.
     pub fn report(self) -> i32 {
         let code = self.exit_code();
-        if let Failure::Message(text) = self {
-            eprintln!("error: {text}");
+        match self {
+            Failure::Message(text) => crate::output::errln!("error: {text}"),
+            Failure::Held { socket } => crate::output::errln!(
+                "error: the world is held by the `world run` serving {}",
+                socket.display()
+            ),
+            Failure::Reported => {}
         }
         code
     }

@@ -1,8 +1,10 @@
-//! `world log --follow`: the journal as it grows.
+//! `world log --follow`: the journal as it grows (and `world why --forward --follow`: the part of
+//! it one record caused).
 //!
 //! A running world is held by `world run` (one process per world, and redb's read-only mode
 //! cannot open a store another process has open), so new records come from the event stream of
-//! its control API (`world run --listen`), found through `.world/api-url` or given with `--url`.
+//! its control API: through its control socket (`.world/control.sock`, every `world run` has
+//! one), else the `--listen` address in `.world/api-url`, or the one given with `--url`.
 //! While no host runs, the follower waits for one without taking the world's lock (so `world
 //! send` is never refused because of it) and, once one listens, continues from the next seq it
 //! has not printed, so records appended meanwhile are printed too.
@@ -11,6 +13,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
+use worldline_kernel::why::Descendants;
 use worldline_kernel::{KernelError, World};
 
 use crate::failure::Failure;
@@ -41,11 +44,18 @@ enum Ended {
 }
 
 /// Runs `world log DIR --follow`: prints from `from` on, then every new record, until killed
-/// (or, with an explicit `--url`, until that host stops).
-pub fn follow(dir: &Path, from: u64, as_json: bool, source: &FollowSource) -> Result<(), Failure> {
-    let mut next = from;
+/// (or, with an explicit `--url`, until that host stops). With `caused_by`, only that record
+/// and what it caused, directly or not (read from it on; `from` is then ignored).
+pub fn follow(
+    dir: &Path,
+    from: u64,
+    as_json: bool,
+    source: &FollowSource,
+    caused_by: Option<u64>,
+) -> Result<(), Failure> {
+    let mut next = caused_by.unwrap_or(from);
     if source.url.is_none() {
-        next = print_stored(dir, next, as_json)?;
+        next = print_stored(dir, next, as_json, caused_by)?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -57,18 +67,31 @@ pub fn follow(dir: &Path, from: u64, as_json: bool, source: &FollowSource) -> Re
         .no_proxy()
         .build()
         .map_err(|e| Failure::message(format!("HTTP client: {e}")))?;
+    let socket = crate::held::socket_path(dir);
     loop {
-        let url = match source.url {
-            Some(url) => url.trim_end_matches('/').to_owned(),
+        let (url, client) = match source.url {
+            Some(url) => (url.trim_end_matches('/').to_owned(), client.clone()),
+            None if socket.exists() => {
+                let client = reqwest::Client::builder()
+                    .unix_socket(socket.as_path())
+                    .build()
+                    .map_err(|e| Failure::message(format!("{}: {e}", socket.display())))?;
+                ("http://world".to_owned(), client)
+            }
             None => match crate::api::read_url_file(dir) {
-                Some(url) => url,
+                Some(url) => (url, client.clone()),
                 None => {
                     std::thread::sleep(Duration::from_millis(FOLLOW_POLL_MS));
                     continue;
                 }
             },
         };
-        let ended = runtime.block_on(stream(&client, &url, source.token, &mut next, as_json))?;
+        let place = Place {
+            url: &url,
+            token: source.token,
+            caused_by,
+        };
+        let ended = runtime.block_on(stream(&client, &place, &mut next, as_json))?;
         match (ended, source.url) {
             (Ended::Closed, Some(_)) => {
                 eprintln!("note: {url} closed the stream (the host stopped)");
@@ -77,19 +100,31 @@ pub fn follow(dir: &Path, from: u64, as_json: bool, source: &FollowSource) -> Re
             (Ended::Unreachable(reason), Some(_)) => {
                 return Err(Failure::message(format!("--url {url}: {reason}")));
             }
-            // A stale URL file (a host that was killed), or a host that stopped: wait for the
-            // next one.
-            (_, None) => std::thread::sleep(Duration::from_millis(FOLLOW_POLL_MS)),
+            // A stale socket or URL file (a host that was killed), or a host that stopped:
+            // print what is journaled meanwhile, and wait for the next one.
+            (_, None) => {
+                next = print_stored(dir, next, as_json, caused_by)?;
+                std::thread::sleep(Duration::from_millis(FOLLOW_POLL_MS));
+            }
         }
     }
 }
 
-/// Prints the stored records from `next` when no host holds the world; returns the next seq.
-fn print_stored(dir: &Path, mut next: u64, as_json: bool) -> Result<u64, Failure> {
+/// Prints the stored records from `next` (with `caused_by`, those of its lineage, learned by
+/// reading from it on) when no host holds the world; returns the next seq.
+fn print_stored(
+    dir: &Path,
+    next: u64,
+    as_json: bool,
+    caused_by: Option<u64>,
+) -> Result<u64, Failure> {
+    let send_from = next;
+    let mut lineage = caused_by.map(Descendants::of);
+    let mut next = caused_by.map_or(next, |root| root.min(next));
     let world = match World::open(dir) {
         Ok(world) => world,
         // A host holds it: its stream sends these records.
-        Err(KernelError::InUse { .. }) => return Ok(next),
+        Err(KernelError::InUse { .. }) => return Ok(send_from),
         Err(error) => return Err(kernel(dir)(error)),
     };
     loop {
@@ -97,11 +132,14 @@ fn print_stored(dir: &Path, mut next: u64, as_json: bool) -> Result<u64, Failure
             .records(next, FOLLOW_PAGE_RECORDS)
             .map_err(kernel(dir))?;
         let Some((last, _)) = records.last() else {
-            return Ok(next);
+            return Ok(next.max(send_from));
         };
         next = last.seq + 1;
         let mut out = std::io::stdout().lock();
         for (record, hash) in &records {
+            if lineage.as_mut().is_some_and(|l| !l.admit(record)) || record.seq < send_from {
+                continue;
+            }
             let line = if as_json {
                 record_json(world.plane(), record, hash).to_string()
             } else {
@@ -112,16 +150,27 @@ fn print_stored(dir: &Path, mut next: u64, as_json: bool) -> Result<u64, Failure
     }
 }
 
+/// Which stream to follow.
+struct Place<'a> {
+    url: &'a str,
+    token: Option<&'a str>,
+    caused_by: Option<u64>,
+}
+
 /// Follows one host's stream from `next`, printing each record; advances `next`.
 async fn stream(
     client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
+    place: &Place<'_>,
     next: &mut u64,
     as_json: bool,
 ) -> Result<Ended, Failure> {
+    let (url, token) = (place.url, place.token);
     let format = if as_json { "json" } else { "text" };
-    let mut request = client.get(format!("{url}/events/stream?from={next}&format={format}"));
+    let mut address = format!("{url}/events/stream?from={next}&format={format}");
+    if let Some(root) = place.caused_by {
+        address.push_str(&format!("&caused_by={root}"));
+    }
+    let mut request = client.get(address);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }

@@ -15,6 +15,8 @@ use worldline_kernel::world::{ShadowInput, read_signing_key, write_signing_key};
 
 use crate::failure::Failure;
 use crate::files::{air_dir, read_air_dir, read_text};
+use crate::held::Access;
+use crate::output::{errln, out, outln};
 use crate::world_cmd::{ingress_now, kernel, new_seed};
 
 /// Governance commands.
@@ -125,8 +127,50 @@ pub enum GovCommand {
     },
 }
 
+impl GovCommand {
+    /// Prepares the command to run inside the `world run` that holds its world: paths made
+    /// absolute against the client's `cwd`. False for a command that never goes there.
+    pub(crate) fn for_socket(&mut self, cwd: &Path) -> bool {
+        use crate::held::{absolute, absolute_module};
+        match self {
+            GovCommand::Propose {
+                dir,
+                patch,
+                air,
+                modules,
+                ..
+            } => {
+                absolute(dir, cwd);
+                patch
+                    .iter_mut()
+                    .chain(air.iter_mut())
+                    .for_each(|p| absolute(p, cwd));
+                modules.iter_mut().for_each(|m| absolute_module(m, cwd));
+            }
+            GovCommand::Diff { dir, air, modules } => {
+                absolute(dir, cwd);
+                absolute(air, cwd);
+                modules.iter_mut().for_each(|m| absolute_module(m, cwd));
+            }
+            GovCommand::Shadow { dir, events, .. } => {
+                absolute(dir, cwd);
+                events.iter_mut().for_each(|p| absolute(p, cwd));
+            }
+            GovCommand::Approve { dir, key, .. } => {
+                absolute(dir, cwd);
+                key.iter_mut().for_each(|p| absolute(p, cwd));
+            }
+            GovCommand::Apply { dir, .. } | GovCommand::Proposals { dir, .. } => {
+                absolute(dir, cwd);
+            }
+            GovCommand::Keygen { .. } => return false,
+        }
+        true
+    }
+}
+
 /// Runs a governance command.
-pub fn run(command: GovCommand) -> Result<(), Failure> {
+pub fn run(command: GovCommand, access: &mut Access) -> Result<(), Failure> {
     match command {
         GovCommand::Propose {
             dir,
@@ -136,6 +180,7 @@ pub fn run(command: GovCommand) -> Result<(), Failure> {
             description,
             json,
         } => propose(
+            access,
             &dir,
             patch.as_deref(),
             air.as_deref(),
@@ -144,9 +189,9 @@ pub fn run(command: GovCommand) -> Result<(), Failure> {
             json,
         ),
         GovCommand::Diff { dir, air, modules } => {
-            let world = World::open(&dir).map_err(kernel(&dir))?;
+            let world = access.open(&dir)?;
             let (doc, _) = derived_patch(world.plane(), &air, &modules)?;
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
             Ok(())
         }
         GovCommand::Shadow {
@@ -155,28 +200,30 @@ pub fn run(command: GovCommand) -> Result<(), Failure> {
             replay_last,
             events,
             json,
-        } => shadow(&dir, id, replay_last, events.as_deref(), json),
+        } => shadow(access, &dir, id, replay_last, events.as_deref(), json),
         GovCommand::Approve {
             dir,
             id,
             reject,
             by,
             key,
-        } => approve(&dir, id, !reject, by, key.as_deref()),
+        } => approve(access, &dir, id, !reject, by, key.as_deref()),
         GovCommand::Apply { dir, id } => {
-            let mut world = World::open(&dir).map_err(kernel(&dir))?;
+            let mut world = access.open(&dir)?;
             let applied = world.apply(id, ingress_now()?).map_err(kernel(&dir))?;
-            println!(
+            outln!(
                 "applied proposal {id} at seq {}: manifest {} → {}",
-                applied.seq, applied.previous, applied.manifest_hash
+                applied.seq,
+                applied.previous,
+                applied.manifest_hash
             );
             Ok(())
         }
-        GovCommand::Proposals { dir, json } => proposals(&dir, json),
+        GovCommand::Proposals { dir, json } => proposals(access, &dir, json),
         GovCommand::Keygen { file } => {
             let key = write_signing_key(&file, new_seed()?)
                 .map_err(|e| Failure::message(e.to_string()))?;
-            println!("{}", key.did());
+            outln!("{}", key.did());
             Ok(())
         }
     }
@@ -194,7 +241,7 @@ fn build_target(
     };
     load_sources(sources, &options).map_err(|errors| {
         for line in &errors.0 {
-            eprintln!("{line}");
+            errln!("{line}");
         }
         Failure::message(format!(
             "{}: the AIR is invalid ({} errors)",
@@ -235,6 +282,7 @@ fn derived_patch(
 }
 
 fn propose(
+    access: &mut Access,
     dir: &Path,
     patch: Option<&Path>,
     air: Option<&Path>,
@@ -242,7 +290,7 @@ fn propose(
     description: Option<String>,
     as_json: bool,
 ) -> Result<(), Failure> {
-    let mut world = World::open(dir).map_err(kernel(dir))?;
+    let mut world = access.open(dir)?;
     let (doc, binaries) = match (patch, air) {
         (_, Some(air)) => {
             let (doc, binaries) = derived_patch(world.plane(), air, module_specs)?;
@@ -272,27 +320,28 @@ fn propose(
         .propose(&doc, binaries, description, ingress_now()?)
         .map_err(kernel(dir))?;
     if as_json {
-        println!("{}", crate::query::proposed_json(&proposed));
+        outln!("{}", crate::query::proposed_json(&proposed));
         return Ok(());
     }
-    println!("proposal {} journaled at seq {}", proposed.id, proposed.seq);
-    println!("patch      {}", proposed.patch_hash);
-    println!("candidate  {}", proposed.candidate);
+    outln!("proposal {} journaled at seq {}", proposed.id, proposed.seq);
+    outln!("patch      {}", proposed.patch_hash);
+    outln!("candidate  {}", proposed.candidate);
     for delta in &proposed.ledger {
-        println!("  {:<8} {} {}", delta.action, delta.section, delta.name);
+        outln!("  {:<8} {} {}", delta.action, delta.section, delta.name);
     }
-    println!("next: world shadow {} {}", dir.display(), proposed.id);
+    outln!("next: world shadow {} {}", dir.display(), proposed.id);
     Ok(())
 }
 
 fn shadow(
+    access: &mut Access,
     dir: &Path,
     id: u64,
     replay_last: Option<u64>,
     events: Option<&Path>,
     as_json: bool,
 ) -> Result<(), Failure> {
-    let mut world = World::open(dir).map_err(kernel(dir))?;
+    let mut world = access.open(dir)?;
     let input = match events {
         None => ShadowInput::ReplayLast(replay_last.unwrap_or(100)),
         Some(file) => ShadowInput::Events(read_events(&world, file)?),
@@ -303,10 +352,10 @@ fn shadow(
     if as_json {
         let mut out = serde_json::to_value(&report)?;
         out["seq"] = json!(seq);
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    print!("{}", render_report(&report, seq));
+    out!("{}", render_report(&report, seq));
     Ok(())
 }
 
@@ -409,6 +458,7 @@ pub fn render_report(report: &ShadowReport, seq: u64) -> String {
 }
 
 fn approve(
+    access: &mut Access,
     dir: &Path,
     id: u64,
     approved: bool,
@@ -422,7 +472,7 @@ fn approve(
     let by = by
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".to_owned());
-    let mut world = World::open(dir).map_err(kernel(dir))?;
+    let mut world = access.open(dir)?;
     let seq = world
         .decide(id, approved, &by, key.as_ref(), ingress_now()?)
         .map_err(kernel(dir))?;
@@ -430,17 +480,17 @@ fn approve(
     let signed = key
         .map(|k| format!(", signed by {}", k.did()))
         .unwrap_or_default();
-    println!("proposal {id} {verb} by {by} at seq {seq}{signed}");
+    outln!("proposal {id} {verb} by {by} at seq {seq}{signed}");
     Ok(())
 }
 
-fn proposals(dir: &Path, as_json: bool) -> Result<(), Failure> {
-    let world = World::open(dir).map_err(kernel(dir))?;
+fn proposals(access: &mut Access, dir: &Path, as_json: bool) -> Result<(), Failure> {
+    let world = access.open(dir)?;
     for p in world.proposals().all() {
         if as_json {
-            println!("{}", crate::query::proposal_json(p));
+            outln!("{}", crate::query::proposal_json(p));
         } else {
-            println!(
+            outln!(
                 "{:>4}  {:<9} seq {:<6} candidate {}",
                 p.id,
                 p.status.word(),

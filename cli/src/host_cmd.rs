@@ -7,6 +7,7 @@ use worldline_adapters::{AdapterError, Host, HostNote, HostOptions, Quiescence};
 use worldline_kernel::World;
 
 use crate::failure::Failure;
+use crate::output::{errln, outln};
 use crate::world_cmd::kernel;
 
 /// The adapter flags `world send` and `world run` share.
@@ -111,37 +112,46 @@ pub fn run(
     let world = World::open(dir).map_err(kernel(dir))?;
     let options = host_options(flags)?;
     let mut host = Host::start(world, options).map_err(adapter(dir))?;
-    let url_file = match (api, listener) {
-        (Some(api), Some(listener)) => {
-            let bound = crate::api::serve(&host, listener, api)?;
+    let serving = crate::api::serve(&host, dir, listener.zip(api))?;
+    let url_file = match serving.bound {
+        Some(bound) => {
             let url = crate::api::client_url(bound);
-            println!("listening on {url}");
+            outln!("listening on {url}");
             Some(crate::api::write_url_file(dir, &url)?)
         }
-        _ => None,
+        None => None,
     };
+    match &serving.socket {
+        Ok(socket) => outln!("control socket {}", socket.display()),
+        Err(why) => errln!(
+            "note: no control socket ({why}); other commands on this world fail while it runs"
+        ),
+    }
     let open = host.world().open_intents().len();
-    println!(
+    outln!(
         "running {} (did {}, head seq {}, {open} open intents); Ctrl-C to stop",
         dir.display(),
         host.world().did(),
         host.world().head().seq
     );
-    let mut show = |note: &HostNote| println!("{}", note_line(note));
+    let mut show = |note: &HostNote| outln!("{}", note_line(note));
     let ran = host
         .run(stop_after_ms.map(Duration::from_millis), &mut show)
         .map_err(adapter(dir));
     if let Some(file) = url_file {
         let _ = std::fs::remove_file(file);
     }
+    if let Ok(socket) = &serving.socket {
+        let _ = std::fs::remove_file(socket);
+    }
     ran?;
     let mut world = host.into_world();
     // A clean shutdown signs the head, so everything this run journaled is in the lineage.
     let checkpoint = world.checkpoint().map_err(kernel(dir))?;
     if let Some(seq) = checkpoint {
-        println!("{seq:>6} checkpoint (clean shutdown)");
+        outln!("{seq:>6} checkpoint (clean shutdown)");
     }
-    println!(
+    outln!(
         "stopped: head seq {}, {} intents still open",
         world.head().seq,
         world.open_intents().len()

@@ -15,9 +15,11 @@ mod failure;
 mod files;
 mod follow;
 mod gov_cmd;
+pub mod held;
 pub mod host_cmd;
 mod lineage_cmd;
 pub mod modules;
+mod output;
 mod query;
 mod render;
 mod why_cmd;
@@ -53,21 +55,53 @@ enum Command {
 /// When set, `world` prints `peak_memory_kib N` on stderr as it exits (used by `world bench`).
 pub const REPORT_PEAK_MEMORY_ENV: &str = "WORLDLINE_REPORT_PEAK_MEMORY";
 
-/// Runs the command line; returns the process exit code.
+/// Runs the command line; returns the process exit code. A command on a world that a `world
+/// run` holds goes through its control socket ([`held`]).
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Air(command) => air_cmd::run(command),
-        Command::World(command) => world_cmd::run(command),
-        Command::Lineage(command) => lineage_cmd::run(command),
-        Command::Gov(command) => gov_cmd::run(command),
-    };
+    let result = execute(cli.command, &mut held::Access::Disk);
     if std::env::var_os(REPORT_PEAK_MEMORY_ENV).is_some()
         && let Some(kib) = bench::peak_rss_kib()
     {
         eprintln!("peak_memory_kib {kib}");
     }
     match result {
+        Ok(()) => 0,
+        Err(Failure::Held { socket }) => held::forward(&socket),
+        Err(failure) => failure.report(),
+    }
+}
+
+fn execute(command: Command, access: &mut held::Access) -> Result<(), Failure> {
+    match command {
+        Command::Air(command) => air_cmd::run(command),
+        Command::World(command) => world_cmd::run(command, access),
+        Command::Lineage(command) => lineage_cmd::run(command, access),
+        Command::Gov(command) => gov_cmd::run(command, access),
+    }
+}
+
+/// Runs a command line that came through the control socket, on the host loop's thread with
+/// the held world; returns its exit code (what it printed is captured by the caller).
+fn run_held(host: &mut worldline_adapters::Host, argv: &[String], cwd: &std::path::Path) -> i32 {
+    let mut cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(error) => {
+            output::errln!("{}", error.render());
+            return 2;
+        }
+    };
+    let forwardable = match &mut cli.command {
+        Command::Air(_) => false,
+        Command::World(command) => command.for_socket(cwd),
+        Command::Lineage(command) => command.for_socket(cwd),
+        Command::Gov(command) => command.for_socket(cwd),
+    };
+    if !forwardable {
+        output::errln!("error: this command does not run through the control socket");
+        return 2;
+    }
+    match execute(cli.command, &mut held::Access::Held(host)) {
         Ok(()) => 0,
         Err(failure) => failure.report(),
     }

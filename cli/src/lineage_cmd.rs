@@ -8,11 +8,15 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value as Json, json};
 use worldline_kernel::lineage::bundle::{self, BundleHeader, Progress};
-use worldline_kernel::lineage::inspect::inspect_world;
-use worldline_kernel::lineage::verify::{Place, VerifyReport, verify_world};
+use worldline_kernel::lineage::inspect::{inspect_open, inspect_world};
+use worldline_kernel::lineage::verify::{
+    Place, Verifier, VerifyReport, verify_store, verify_world,
+};
 use worldline_kernel::{CreateOptions, KernelError, World};
 
 use crate::failure::Failure;
+use crate::held::{Access, in_use_or};
+use crate::output::outln;
 use crate::world_cmd::{ingress_now, kernel, new_seed};
 
 /// Commands on a world's identity and lineage.
@@ -91,23 +95,48 @@ pub enum LineageCommand {
     },
 }
 
+impl LineageCommand {
+    /// Prepares the command to run inside the `world run` that holds its world: paths made
+    /// absolute against the client's `cwd`. False for a command that never goes there.
+    pub(crate) fn for_socket(&mut self, cwd: &Path) -> bool {
+        use crate::held::absolute;
+        match self {
+            LineageCommand::Verify { target, .. } | LineageCommand::Inspect { target, .. } => {
+                absolute(target, cwd);
+            }
+            LineageCommand::Fork { dir, new_dir, .. } => {
+                absolute(dir, cwd);
+                absolute(new_dir, cwd);
+            }
+            LineageCommand::Export { dir, file, .. } => {
+                absolute(dir, cwd);
+                absolute(file, cwd);
+            }
+            LineageCommand::Import { .. } => return false,
+        }
+        true
+    }
+}
+
 /// Runs a lineage command.
-pub fn run(command: LineageCommand) -> Result<(), Failure> {
+pub fn run(command: LineageCommand, access: &mut Access) -> Result<(), Failure> {
     match command {
-        LineageCommand::Verify { target, did, json } => verify(&target, did.as_deref(), json),
-        LineageCommand::Inspect { target, json } => inspect(&target, json),
+        LineageCommand::Verify { target, did, json } => {
+            verify(access, &target, did.as_deref(), json)
+        }
+        LineageCommand::Inspect { target, json } => inspect(access, &target, json),
         LineageCommand::Fork {
             dir,
             new_dir,
             at,
             json,
-        } => fork(&dir, &new_dir, at, json),
+        } => fork(access, &dir, &new_dir, at, json),
         LineageCommand::Export {
             dir,
             file,
             with_key,
             json,
-        } => export(&dir, &file, with_key, json),
+        } => export(access, &dir, &file, with_key, json),
         LineageCommand::Import { file, dir, json } => import(&file, &dir, json),
     }
 }
@@ -152,12 +181,20 @@ fn bundle_error(file: &Path) -> impl Fn(KernelError) -> Failure + '_ {
     }
 }
 
-fn verify(target: &Path, did: Option<&str>, as_json: bool) -> Result<(), Failure> {
+fn verify(
+    access: &mut Access,
+    target: &Path,
+    did: Option<&str>,
+    as_json: bool,
+) -> Result<(), Failure> {
     let bar = progress_bar("verifying");
     let result = if target.is_file() {
         let mut input = open_bundle(target).map_err(bundle_error(target))?;
         let mut progress = on_progress(&bar);
         bundle::verify_bundle(&mut input, did, &mut progress).map(|report| report.verify)
+    } else if let Access::Held(_) = access {
+        let world = access.open(target)?;
+        verify_store(world.store(), Verifier::new(did), &mut |_| ())
     } else {
         verify_world(target, did, &mut |records| bar.set_position(records))
     };
@@ -173,7 +210,7 @@ fn verify(target: &Path, did: Option<&str>, as_json: bool) -> Result<(), Failure
                 _ => None,
             };
             if as_json {
-                println!(
+                outln!(
                     "{}",
                     json!({"ok": false, "target": target.display().to_string(), "at": place.to_string(), "seq": seq, "reason": reason})
                 );
@@ -185,7 +222,7 @@ fn verify(target: &Path, did: Option<&str>, as_json: bool) -> Result<(), Failure
             )))
         }
         Err(other) if target.is_file() => Err(bundle_error(target)(other)),
-        Err(other) => Err(kernel(target)(other)),
+        Err(other) => Err(in_use_or(target)(other)),
     }
 }
 
@@ -194,7 +231,7 @@ fn print_verified(target: &Path, report: &VerifyReport, as_json: bool) {
         .last_checkpoint
         .map(|(height, hash)| json!({"height": height, "hash": hash.to_string()}));
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"ok": true, "target": target.display().to_string(), "did": report.did,
                 "records": report.records, "head": {"seq": report.head.seq, "hash": report.head.hash.to_string()},
@@ -204,26 +241,30 @@ fn print_verified(target: &Path, report: &VerifyReport, as_json: bool) {
         );
         return;
     }
-    println!("verify ok: {}", target.display());
-    println!("did          {}", report.did);
-    println!(
+    outln!("verify ok: {}", target.display());
+    outln!("did          {}", report.did);
+    outln!(
         "records      {} (head seq {} {})",
-        report.records, report.head.seq, report.head.hash
+        report.records,
+        report.head.seq,
+        report.head.hash
     );
     match report.last_checkpoint {
-        Some((height, hash)) => println!(
+        Some((height, hash)) => outln!(
             "checkpoints  {} signed (last covers seq {height}, {hash})",
             report.checkpoints
         ),
-        None => println!("checkpoints  none"),
+        None => outln!("checkpoints  none"),
     }
-    println!("receipts     {} signatures checked", report.receipts);
-    println!("approvals    {} signatures checked", report.approvals);
-    println!("objects      {} hashes checked", report.objects);
+    outln!("receipts     {} signatures checked", report.receipts);
+    outln!("approvals    {} signatures checked", report.approvals);
+    outln!("objects      {} hashes checked", report.objects);
     if let Some(parent) = &report.parent {
-        println!(
+        outln!(
             "parent       {} at seq {} {}",
-            parent.did, parent.height, parent.head_hash
+            parent.did,
+            parent.height,
+            parent.head_hash
         );
     }
 }
@@ -232,18 +273,21 @@ fn parent_json(parent: &worldline_kernel::record::ParentWorld) -> Json {
     json!({"did": parent.did, "height": parent.height, "head_hash": parent.head_hash.to_string(), "state_hash": parent.state_hash.to_string()})
 }
 
-fn inspect(target: &Path, as_json: bool) -> Result<(), Failure> {
+fn inspect(access: &mut Access, target: &Path, as_json: bool) -> Result<(), Failure> {
     if target.is_file() {
         return inspect_bundle(target, as_json);
     }
-    let info = inspect_world(target).map_err(kernel(target))?;
+    let info = match access {
+        Access::Disk => inspect_world(target).map_err(in_use_or(target))?,
+        Access::Held(_) => inspect_open(&*access.open(target)?).map_err(kernel(target))?,
+    };
     let checkpoints: Vec<Json> = info
         .checkpoints
         .iter()
         .map(|c| json!({"seq": c.seq, "height": c.height, "hash": c.hash.to_string()}))
         .collect();
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"world": target.display().to_string(), "did": info.did, "height": info.head.seq,
                 "head_hash": info.head.hash.to_string(), "manifest_hash": info.manifest_hash.to_string(),
@@ -253,31 +297,31 @@ fn inspect(target: &Path, as_json: bool) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    println!("world        {}", target.display());
-    println!("did          {}", info.did);
-    println!("height       {} (head {})", info.head.seq, info.head.hash);
-    println!("manifest     {}", info.manifest_hash);
+    outln!("world        {}", target.display());
+    outln!("did          {}", info.did);
+    outln!("height       {} (head {})", info.head.seq, info.head.hash);
+    outln!("manifest     {}", info.manifest_hash);
     match info.checkpoints.last() {
-        Some(last) => println!(
+        Some(last) => outln!(
             "checkpoints  {} (last: seq {} covering seq {}, {})",
             info.checkpoints.len(),
             last.seq,
             last.height,
             last.hash
         ),
-        None => println!("checkpoints  none"),
+        None => outln!("checkpoints  none"),
     }
     match &info.parent {
-        Some(p) => println!("parent       {} at seq {} {}", p.did, p.height, p.head_hash),
-        None => println!("parent       none"),
+        Some(p) => outln!("parent       {} at seq {} {}", p.did, p.height, p.head_hash),
+        None => outln!("parent       none"),
     }
     let key = if info.has_key {
         "held (this host signs checkpoints)"
     } else {
         "not held (this host cannot sign checkpoints)"
     };
-    println!("key          {key}");
-    println!("store        {} bytes", info.store_bytes);
+    outln!("key          {key}");
+    outln!("store        {} bytes", info.store_bytes);
     Ok(())
 }
 
@@ -291,7 +335,7 @@ fn inspect_bundle(file: &Path, as_json: bool) -> Result<(), Failure> {
         .last_checkpoint
         .map(|(height, hash)| json!({"height": height, "hash": hash.to_string()}));
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"bundle": file.display().to_string(), "verified": false, "did": header.did,
                 "height": header.height, "head_hash": header.head_hash.to_string(),
@@ -301,33 +345,39 @@ fn inspect_bundle(file: &Path, as_json: bool) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    println!(
+    outln!(
         "bundle       {} (header only; `world verify` checks it)",
         file.display()
     );
-    println!("did          {}", header.did);
-    println!("height       {} (head {})", header.height, header.head_hash);
-    println!("manifest     {}", header.manifest_hash);
+    outln!("did          {}", header.did);
+    outln!("height       {} (head {})", header.height, header.head_hash);
+    outln!("manifest     {}", header.manifest_hash);
     match header.last_checkpoint {
-        Some((height, hash)) => println!("checkpoint   covers seq {height}, {hash}"),
-        None => println!("checkpoint   none"),
+        Some((height, hash)) => outln!("checkpoint   covers seq {height}, {hash}"),
+        None => outln!("checkpoint   none"),
     }
     match &header.parent {
-        Some(p) => println!("parent       {} at seq {} {}", p.did, p.height, p.head_hash),
-        None => println!("parent       none"),
+        Some(p) => outln!("parent       {} at seq {} {}", p.did, p.height, p.head_hash),
+        None => outln!("parent       none"),
     }
     let key = if header.with_key {
         "included"
     } else {
         "not included"
     };
-    println!("key          {key}");
-    println!("size         {size_bytes} bytes");
+    outln!("key          {key}");
+    outln!("size         {size_bytes} bytes");
     Ok(())
 }
 
-fn fork(dir: &Path, new_dir: &Path, at: Option<u64>, as_json: bool) -> Result<(), Failure> {
-    let parent = World::open(dir).map_err(kernel(dir))?;
+fn fork(
+    access: &mut Access,
+    dir: &Path,
+    new_dir: &Path,
+    at: Option<u64>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let parent = access.open(dir)?;
     let options = CreateOptions {
         config: Default::default(),
         seed: new_seed()?,
@@ -337,7 +387,7 @@ fn fork(dir: &Path, new_dir: &Path, at: Option<u64>, as_json: bool) -> Result<()
         .fork(new_dir, at, &options)
         .map_err(kernel(new_dir))?;
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"dir": new_dir.display().to_string(), "did": child.did(), "parent": parent_json(&report.parent),
                 "states": report.states, "open_intents_left": report.open_intents_left,
@@ -345,29 +395,38 @@ fn fork(dir: &Path, new_dir: &Path, at: Option<u64>, as_json: bool) -> Result<()
         );
         return Ok(());
     }
-    println!(
+    outln!(
         "forked {} at seq {} into {}",
         dir.display(),
         report.parent.height,
         new_dir.display()
     );
-    println!("did      {}", child.did());
-    println!(
+    outln!("did      {}", child.did());
+    outln!(
         "parent   {} at seq {} {}",
-        report.parent.did, report.parent.height, report.parent.head_hash
+        report.parent.did,
+        report.parent.height,
+        report.parent.head_hash
     );
-    println!("states   {} carried over", report.states);
+    outln!("states   {} carried over", report.states);
     if report.open_intents_left + report.plan_instances_left > 0 {
-        println!(
+        outln!(
             "left     {} open intents and {} plan instances stay with the parent",
-            report.open_intents_left, report.plan_instances_left
+            report.open_intents_left,
+            report.plan_instances_left
         );
     }
     Ok(())
 }
 
-fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), Failure> {
-    let mut world = World::open(dir).map_err(kernel(dir))?;
+fn export(
+    access: &mut Access,
+    dir: &Path,
+    file: &Path,
+    with_key: bool,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let mut world = access.open(dir)?;
     if file.exists() {
         return Err(Failure::message(format!(
             "{}: already exists",
@@ -412,7 +471,7 @@ fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), 
     linked.map_err(|e| Failure::message(format!("{}: {e}", file.display())))?;
     sync_parent(file)?;
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"file": file.display().to_string(), "did": report.header.did, "records": report.records,
                 "objects": report.objects, "bytes": report.bytes, "with_key": with_key,
@@ -421,7 +480,7 @@ fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), 
         );
         return Ok(());
     }
-    println!(
+    outln!(
         "exported {} to {}: {} records, {} objects, {} bytes",
         dir.display(),
         file.display(),
@@ -429,18 +488,19 @@ fn export(dir: &Path, file: &Path, with_key: bool, as_json: bool) -> Result<(), 
         report.objects,
         report.bytes
     );
-    println!("did      {}", report.header.did);
-    println!(
+    outln!("did      {}", report.header.did);
+    outln!(
         "head     seq {} {}",
-        report.header.height, report.header.head_hash
+        report.header.height,
+        report.header.head_hash
     );
     match report.checkpoint_seq {
-        Some(seq) => println!("signed   checkpoint at seq {seq} covers the whole journal"),
-        None if world.can_sign() => println!("signed   the head was already a checkpoint"),
-        None => println!("signed   no: this host does not hold the world key"),
+        Some(seq) => outln!("signed   checkpoint at seq {seq} covers the whole journal"),
+        None if world.can_sign() => outln!("signed   the head was already a checkpoint"),
+        None => outln!("signed   no: this host does not hold the world key"),
     }
     let key = if with_key { "included" } else { "not included" };
-    println!("key      {key}");
+    outln!("key      {key}");
     Ok(())
 }
 
@@ -450,7 +510,7 @@ fn import(file: &Path, dir: &Path, as_json: bool) -> Result<(), Failure> {
     bar.finish_and_clear();
     let (report, world) = result.map_err(bundle_error(file))?;
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"dir": dir.display().to_string(), "did": world.did(), "records": report.verify.records,
                 "objects": report.verify.objects, "checkpoints": report.verify.checkpoints,
@@ -459,7 +519,7 @@ fn import(file: &Path, dir: &Path, as_json: bool) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    println!(
+    outln!(
         "imported {} into {}: {} records, {} objects, {} checkpoints, all verified",
         file.display(),
         dir.display(),
@@ -467,14 +527,14 @@ fn import(file: &Path, dir: &Path, as_json: bool) -> Result<(), Failure> {
         report.verify.objects,
         report.verify.checkpoints
     );
-    println!("did      {}", world.did());
-    println!("head     seq {} {}", world.head().seq, world.head().hash);
+    outln!("did      {}", world.did());
+    outln!("head     seq {} {}", world.head().seq, world.head().hash);
     let key = if world.can_sign() {
         "travelled: this host signs checkpoints"
     } else {
         "did not travel: this host cannot sign checkpoints"
     };
-    println!("key      {key}");
+    outln!("key      {key}");
     Ok(())
 }
 

@@ -8,7 +8,6 @@ use std::str::FromStr;
 use clap::ValueEnum;
 use serde_json::{Value as Json, json};
 use worldline_air::{ControlPlane, Hash};
-use worldline_kernel::World;
 use worldline_kernel::record::{Record, RecordBody};
 use worldline_kernel::why::{
     self, Direction, Leaf, Limits, Resolved, Target, TargetKind, Via, WhyError, WhyGraph, WhyNode,
@@ -58,6 +57,7 @@ pub fn parse_target(text: &str) -> Result<Target, Failure> {
 
 /// Runs `world why`.
 pub fn run(
+    access: &mut crate::held::Access,
     dir: &Path,
     target: &str,
     forward: bool,
@@ -65,7 +65,7 @@ pub fn run(
     format: Format,
 ) -> Result<(), Failure> {
     let target = parse_target(target)?;
-    let world = World::open(dir).map_err(kernel(dir))?;
+    let world = access.open(dir)?;
     let direction = if forward {
         Direction::Forward
     } else {
@@ -77,7 +77,7 @@ pub fn run(
                 crate::query::QueryError::Kernel(error) => kernel(dir)(error),
                 other => Failure::message(format!("{}: {other}", dir.display())),
             })?;
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(());
     }
     let store = world.store();
@@ -95,7 +95,7 @@ pub fn run(
         Format::Tree | Format::Json => tree(world.plane(), &resolved, &graph),
         Format::Dot => dot(world.plane(), &graph),
     };
-    print!("{text}");
+    crate::output::out!("{text}");
     Ok(())
 }
 

@@ -7,12 +7,14 @@ use serde_json::{Value as Json, json};
 use worldline_air::Name;
 use worldline_kernel::config::WorldConfig;
 use worldline_kernel::record::RecordBody;
-use worldline_kernel::world::replay;
+use worldline_kernel::world::{replay, replay_world};
 use worldline_kernel::{CreateOptions, Ingress, KernelError, World};
 
 use crate::failure::Failure;
 use crate::files::{air_dir, read_air_dir};
+use crate::held::{Access, in_use_or};
 use crate::host_cmd::HostFlags;
+use crate::output::{errln, outln};
 use crate::render::{record_json, record_line};
 
 /// Commands on a world directory.
@@ -122,12 +124,13 @@ pub enum WorldCommand {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
-        /// Keep printing new records as they are journaled (through the event stream of a
-        /// running `world run --listen`; see spec/api.md). --limit does not apply.
+        /// Keep printing new records as they are journaled (through the event stream of the
+        /// running `world run`, over its control socket; see spec/api.md). --limit does not
+        /// apply.
         #[arg(long)]
         follow: bool,
-        /// With --follow: the control API to follow (default: the one the running `world run
-        /// --listen` wrote in .world/api-url).
+        /// With --follow: the control API to follow (default: the running `world run`'s control
+        /// socket, else the --listen address it wrote in .world/api-url).
         #[arg(long, value_name = "URL", requires = "follow")]
         url: Option<String>,
         /// With --follow: the API's bearer token (needed on a non-loopback bind).
@@ -137,6 +140,10 @@ pub enum WorldCommand {
     /// Why a record happened: the records that led to it, down to external inputs and genesis,
     /// with the admission decisions of each intent and the manifest in force; or with
     /// --forward, everything it caused. TARGET is a seq, an intent hash or an event hash.
+    ///
+    /// With --forward --follow: what the record has caused so far and then what it goes on
+    /// causing, one record per line as `world log` prints them, as they are journaled.
+    /// (Backwards there is nothing to follow: a record's causes are all earlier records.)
     ///
     /// Example: world why /tmp/fetch 9 --format tree
     Why {
@@ -156,6 +163,9 @@ pub enum WorldCommand {
         /// Machine-readable output (the same as --format json).
         #[arg(long)]
         json: bool,
+        /// With --forward and a seq: keep printing what the record causes as it is journaled.
+        #[arg(long, requires = "forward")]
+        follow: bool,
     },
     /// A guided tour of one world, from birth to fork: events, a plan calling a local HTTP
     /// server and the offline LLM, a denied effect and why, an upgrade proposed, shadowed,
@@ -201,8 +211,41 @@ pub enum WorldCommand {
     },
 }
 
-/// Runs a world command.
-pub fn run(command: WorldCommand) -> Result<(), Failure> {
+impl WorldCommand {
+    /// Prepares the command to run inside the `world run` that holds its world: paths made
+    /// absolute against the client's `cwd`. False for a command that never goes there.
+    pub(crate) fn for_socket(&mut self, cwd: &Path) -> bool {
+        use crate::held::absolute;
+        match self {
+            WorldCommand::Send { dir, event, .. } => {
+                absolute(dir, cwd);
+                if let Some(file) = event.strip_prefix('@') {
+                    let mut file = PathBuf::from(file);
+                    absolute(&mut file, cwd);
+                    *event = format!("@{}", file.display());
+                }
+            }
+            WorldCommand::State { dir, .. }
+            | WorldCommand::Why {
+                dir, follow: false, ..
+            }
+            | WorldCommand::Replay { dir, .. }
+            | WorldCommand::Log {
+                dir, follow: false, ..
+            } => absolute(dir, cwd),
+            WorldCommand::New { .. }
+            | WorldCommand::Run { .. }
+            | WorldCommand::Log { .. }
+            | WorldCommand::Why { .. }
+            | WorldCommand::Demo { .. }
+            | WorldCommand::Bench { .. } => return false,
+        }
+        true
+    }
+}
+
+/// Runs a world command; `access` says where its world comes from.
+pub fn run(command: WorldCommand, access: &mut Access) -> Result<(), Failure> {
     match command {
         WorldCommand::New {
             dir,
@@ -226,7 +269,7 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             timeout_ms,
             host,
             json,
-        } => send(&dir, &schema, &event, timeout_ms, &host, json),
+        } => send(access, &dir, &schema, &event, timeout_ms, &host, json),
         WorldCommand::Run {
             dir,
             host,
@@ -243,7 +286,7 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             key,
             proof,
             json,
-        } => state(&dir, &reducer, key.as_deref(), proof, json),
+        } => state(access, &dir, &reducer, key.as_deref(), proof, json),
         WorldCommand::Log {
             dir,
             from,
@@ -257,7 +300,7 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
                 url: url.as_deref(),
                 token: token.as_deref(),
             };
-            crate::follow::follow(&dir, from, json, &source)
+            crate::follow::follow(&dir, from, json, &source, None)
         }
         WorldCommand::Log {
             dir,
@@ -265,8 +308,33 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             limit,
             json,
             ..
-        } => log(&dir, from, limit, json),
-        WorldCommand::Replay { dir, json } => replay_cmd(&dir, json),
+        } => log(access, &dir, from, limit, json),
+        WorldCommand::Replay { dir, json } => replay_cmd(access, &dir, json),
+        WorldCommand::Why {
+            dir,
+            target,
+            format,
+            json,
+            follow: true,
+            ..
+        } => {
+            let root = target.parse::<u64>().map_err(|_| {
+                Failure::message(format!(
+                    "{target}: --follow takes a record's seq (`world why` without --follow resolves hashes to seqs)"
+                ))
+            })?;
+            let as_json = json || format == crate::why_cmd::Format::Json;
+            if format == crate::why_cmd::Format::Dot {
+                return Err(Failure::message(
+                    "--follow prints records as they come, one per line: tree or json, not dot",
+                ));
+            }
+            let source = crate::follow::FollowSource {
+                url: None,
+                token: None,
+            };
+            crate::follow::follow(&dir, 0, as_json, &source, Some(root))
+        }
         WorldCommand::Why {
             dir,
             target,
@@ -274,13 +342,14 @@ pub fn run(command: WorldCommand) -> Result<(), Failure> {
             depth,
             format,
             json,
+            ..
         } => {
             let format = if json {
                 crate::why_cmd::Format::Json
             } else {
                 format
             };
-            crate::why_cmd::run(&dir, &target, forward, depth, format)
+            crate::why_cmd::run(access, &dir, &target, forward, depth, format)
         }
         WorldCommand::Demo { dir } => crate::demo::run(dir.as_deref()),
         WorldCommand::Bench {
@@ -304,7 +373,7 @@ pub fn kernel(dir: &Path) -> impl Fn(KernelError) -> Failure + '_ {
     move |error| match error {
         KernelError::Air(errors) => {
             for line in &errors.0 {
-                eprintln!("{line}");
+                errln!("{line}");
             }
             Failure::message(format!(
                 "{}: the AIR is invalid ({} errors)",
@@ -371,15 +440,15 @@ fn new(
     let world = create_world(dir, air, modules, config)?;
     let manifest = world.plane().manifest_hash();
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"dir": dir.display().to_string(), "did": world.did(), "manifest_hash": manifest.to_string(), "head": world.head().seq})
         );
     } else {
-        println!("created world {}", dir.display());
-        println!("did       {}", world.did());
-        println!("manifest  {manifest}");
-        println!("genesis   seq 0 {}", world.head().hash);
+        outln!("created world {}", dir.display());
+        outln!("did       {}", world.did());
+        outln!("manifest  {manifest}");
+        outln!("genesis   seq 0 {}", world.head().hash);
     }
     Ok(())
 }
@@ -395,6 +464,7 @@ fn read_event(text: &str) -> Result<Json, Failure> {
 }
 
 fn send(
+    access: &mut Access,
     dir: &Path,
     schema: &str,
     event: &str,
@@ -403,7 +473,10 @@ fn send(
     as_json: bool,
 ) -> Result<(), Failure> {
     let event = read_event(event)?;
-    let mut world = World::open(dir).map_err(kernel(dir))?;
+    if let Some(running) = access.host(dir)? {
+        return send_to_running(running, dir, schema, &event, as_json);
+    }
+    let mut world = World::open(dir).map_err(in_use_or(dir))?;
     let options = crate::host_cmd::host_options(host)?;
     let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
     let first = world.head().seq + 1;
@@ -426,31 +499,64 @@ fn send(
             still_open = open;
         }
     }
+    print_sent(&world, dir, first, as_json)?;
+    if still_open > 0 && !as_json {
+        errln!(
+            "note: {still_open} effect(s) still waiting after {timeout_ms} ms; `world run` finishes them"
+        );
+    }
+    Ok(())
+}
+
+/// `world send` inside the `world run` that holds the world: the event is submitted like the
+/// API's, and the running host carries out the effects it causes.
+fn send_to_running(
+    host: &mut worldline_adapters::Host,
+    dir: &Path,
+    schema: &str,
+    event: &Json,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let input = host
+        .world()
+        .event_from_json(schema, event)
+        .map_err(kernel(dir))?;
+    let first = host.world().head().seq + 1;
+    host.submit(vec![input])
+        .map_err(crate::host_cmd::adapter(dir))?;
+    print_sent(host.world(), dir, first, as_json)?;
+    let open = host.world().open_intents().len();
+    if open > 0 && !as_json {
+        errln!("note: {open} effect(s) open; the running `world run` carries them out");
+    }
+    Ok(())
+}
+
+/// Prints the records from `first` to the head, as `world send` does.
+fn print_sent(world: &World, dir: &Path, first: u64, as_json: bool) -> Result<(), Failure> {
     let count = usize::try_from(world.head().seq + 1 - first).unwrap_or(usize::MAX);
-    let records = world.records(first, count).map_err(kernel(dir))?;
+    let mut records = Vec::new();
+    for_each_record(world, dir, first, count, |record, hash| {
+        records.push((record.clone(), *hash));
+    })?;
     let seqs: Vec<u64> = records.iter().map(|(r, _)| r.seq).collect();
     if as_json {
         let out: Vec<Json> = records
             .iter()
             .map(|(r, h)| record_json(world.plane(), r, h))
             .collect();
-        println!("{}", json!({"seqs": seqs, "records": out}));
+        outln!("{}", json!({"seqs": seqs, "records": out}));
     } else {
         for (record, _) in &records {
-            println!("{}", record_line(world.plane(), record));
+            outln!("{}", record_line(world.plane(), record));
         }
         let failed = records
             .iter()
             .filter(|(r, _)| matches!(r.body, RecordBody::StepFailed { .. }))
             .count();
         if failed > 0 {
-            eprintln!(
+            errln!(
                 "note: {failed} step failure(s) journaled; the state of those reducers is unchanged"
-            );
-        }
-        if still_open > 0 {
-            eprintln!(
-                "note: {still_open} effect(s) still waiting after {timeout_ms} ms; `world run` finishes them"
             );
         }
     }
@@ -458,13 +564,14 @@ fn send(
 }
 
 fn state(
+    access: &mut Access,
     dir: &Path,
     reducer: &str,
     key: Option<&str>,
     proof: bool,
     as_json: bool,
 ) -> Result<(), Failure> {
-    let world = World::open(dir).map_err(kernel(dir))?;
+    let world = access.open(dir)?;
     let name = Name::parse(reducer).map_err(|e| Failure::message(e.to_string()))?;
     let module = world
         .plane()
@@ -496,42 +603,79 @@ fn state(
         };
         let mut out = crate::lineage_cmd::state_proof(&world, &name, &key_bytes)?;
         out["state"] = render(&key_bytes)?;
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
     let key_json = key.map(crate::query::key_json);
     let out = crate::query::state_json(&world, reducer, key_json.as_ref()).map_err(query(dir))?;
     if as_json {
-        println!("{}", json!({"reducer": reducer, "key": key, "state": out}));
+        outln!("{}", json!({"reducer": reducer, "key": key, "state": out}));
     } else {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?);
     }
     Ok(())
 }
 
-fn log(dir: &Path, from: u64, limit: usize, as_json: bool) -> Result<(), Failure> {
-    let world = World::open(dir).map_err(kernel(dir))?;
-    for (record, hash) in world.records(from, limit).map_err(kernel(dir))? {
+fn log(
+    access: &mut Access,
+    dir: &Path,
+    from: u64,
+    limit: usize,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let world = access.open(dir)?;
+    for_each_record(&world, dir, from, limit, |record, hash| {
         if as_json {
-            println!("{}", record_json(world.plane(), &record, &hash));
+            outln!("{}", record_json(world.plane(), record, hash));
         } else {
-            println!("{}", record_line(world.plane(), &record));
+            outln!("{}", record_line(world.plane(), record));
+        }
+    })
+}
+
+/// Records read from the store per page (the store gives at most a page per call).
+const LOG_PAGE_RECORDS: usize = 1000;
+
+/// Calls `f` on up to `limit` records from `from` on, in order, a page at a time.
+fn for_each_record(
+    world: &World,
+    dir: &Path,
+    from: u64,
+    limit: usize,
+    mut f: impl FnMut(&worldline_kernel::record::Record, &worldline_air::Hash),
+) -> Result<(), Failure> {
+    let (mut next, mut left) = (from, limit);
+    while left > 0 {
+        let page = world
+            .records(next, left.min(LOG_PAGE_RECORDS))
+            .map_err(kernel(dir))?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        next = last.seq + 1;
+        left -= page.len();
+        for (record, hash) in &page {
+            f(record, hash);
         }
     }
     Ok(())
 }
 
-fn replay_cmd(dir: &Path, as_json: bool) -> Result<(), Failure> {
-    let report = replay(dir).map_err(kernel(dir))?;
+fn replay_cmd(access: &mut Access, dir: &Path, as_json: bool) -> Result<(), Failure> {
+    let report = match access {
+        Access::Disk => replay(dir).map_err(in_use_or(dir))?,
+        Access::Held(_) => replay_world(&*access.open(dir)?).map_err(kernel(dir))?,
+    };
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"ok": true, "records": report.records, "inputs": report.inputs, "state_root": report.state_root.to_string()})
         );
     } else {
-        println!(
+        outln!(
             "replay ok: {} records, state root {}",
-            report.records, report.state_root
+            report.records,
+            report.state_root
         );
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! queued together into one durable commit ([`events`]).
 
 mod auth;
+mod control_socket;
 mod error;
 mod events;
 mod gov;
@@ -128,38 +129,56 @@ pub fn bind(config: &ApiConfig) -> Result<std::net::TcpListener, Failure> {
         .map_err(|e| Failure::message(format!("--listen {}: {e}", config.listen)))
 }
 
-/// Serves the API on `listener` (from [`bind`]) on the host's runtime until the host stops;
-/// returns the address bound (the real port when 0 was asked for).
+/// What `world run` serves.
+#[derive(Debug)]
+pub struct Serving {
+    /// The address the API is bound to (the real port when 0 was asked for), with --listen.
+    pub bound: Option<SocketAddr>,
+    /// The control socket, or why there is none (the world's path too long for a socket, say):
+    /// without it the other commands on the world fail with "in use" while it runs.
+    pub socket: Result<std::path::PathBuf, String>,
+}
+
+/// Serves, on the host's runtime until the host stops, the control socket of the world in
+/// `dir` ([`crate::held`]) and, with `tcp` (from [`bind`]), the API on that listener.
 pub fn serve(
     host: &Host,
-    listener: std::net::TcpListener,
-    config: &ApiConfig,
-) -> Result<SocketAddr, Failure> {
-    let bound = listener
-        .local_addr()
-        .map_err(|e| Failure::message(format!("--listen {}: {e}", config.listen)))?;
+    dir: &std::path::Path,
+    tcp: Option<(std::net::TcpListener, &ApiConfig)>,
+) -> Result<Serving, Failure> {
     let runtime = host.runtime().clone();
-    let listener = {
-        let _entered = runtime.enter();
-        tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| Failure::message(format!("--listen {}: {e}", config.listen)))?
-    };
     let (submit, submissions) = mpsc::channel(API_QUEUE_MAX);
+    // The socket's terms: its file mode admits only the world's owner, who needs no token.
     let api = Api {
         host: host.handle(),
         queue: Arc::new(Semaphore::new(API_QUEUE_MAX)),
         streams: Arc::new(Semaphore::new(STREAMS_MAX)),
         submit,
         head: host.watch_head(),
-        token: config.token.as_deref().map(Arc::from),
-        loopback: config.listen.ip().is_loopback(),
+        token: None,
+        loopback: true,
     };
     runtime.spawn(events::submitter(host.handle(), submissions));
-    let app = routes::router(api);
-    runtime.spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(bound)
+    let mut bound = None;
+    if let Some((listener, config)) = tcp {
+        let failed =
+            |e: std::io::Error| Failure::message(format!("--listen {}: {e}", config.listen));
+        bound = Some(listener.local_addr().map_err(failed)?);
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(failed)?
+        };
+        let app = routes::router(Api {
+            token: config.token.as_deref().map(Arc::from),
+            loopback: config.listen.ip().is_loopback(),
+            ..api.clone()
+        });
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+    }
+    let socket = control_socket::serve(&runtime, dir, api);
+    Ok(Serving { bound, socket })
 }
 
 /// The URL a client on this machine uses for a bound address (an unspecified address such as

@@ -104,6 +104,12 @@ pub(crate) const ROUTES: &[Route] = &[
                 ty: "string",
                 description: "json (the `world log --json` object, default) or text (the `world log` line).",
             },
+            Param {
+                name: "caused_by",
+                place: In::Query,
+                ty: "integer",
+                description: "Only this record and what it caused, directly or not (the lineage is read from this seq on).",
+            },
         ],
         body: None,
         handler: || get(super::stream::stream),

@@ -155,7 +155,7 @@ pub(crate) async fn why(
     let query = params(query)?;
     let target = crate::why_cmd::parse_target(&target).map_err(|e| match e {
         Failure::Message(message) => ApiError::bad_request(message),
-        Failure::Reported => ApiError::bad_request("bad target"),
+        Failure::Reported | Failure::Held { .. } => ApiError::bad_request("bad target"),
     })?;
     let direction = match query.get("direction").map(String::as_str) {
         None | Some("back") => Direction::Back,

@@ -1,7 +1,8 @@
 //! `GET /events/stream`: server-sent events, one per journal record in seq order, from `?from=SEQ`
 //! (or after the `Last-Event-ID` a reconnecting client sends; else only new records). Each event
 //! is `id: SEQ`, `event: record`, and `data:` the JSON `world log --json` prints (or, with
-//! `?format=text`, the line `world log` prints).
+//! `?format=text`, the line `world log` prints). With `?caused_by=SEQ` only that record and
+//! the records it caused, directly or not, are sent (`world why --forward --follow`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -16,6 +17,8 @@ use worldline_adapters::Host;
 
 use super::routes::{Params, number, params};
 use super::{Api, ApiError, STREAM_PAGE_RECORDS, STREAMS_MAX};
+use worldline_kernel::why::Descendants;
+
 use crate::render::{record_json, record_line};
 
 /// One stream's place.
@@ -25,16 +28,33 @@ struct Follower {
     next: u64,
     buffer: VecDeque<(u64, String)>,
     text: bool,
+    /// With `caused_by`: the lineage so far, and the first seq to send (records before it are
+    /// read only to learn the lineage).
+    lineage: Option<(Descendants, u64)>,
     /// Held while the stream is open.
     _permit: OwnedSemaphorePermit,
 }
 
-/// Up to [`STREAM_PAGE_RECORDS`] records from `from`, rendered.
-fn page(host: &mut Host, from: u64, text: bool) -> Result<Vec<(u64, String)>, ApiError> {
+/// A page read: the last seq read (if any) and the records to send, rendered.
+type Page = (Option<u64>, Vec<(u64, String)>);
+
+/// Up to [`STREAM_PAGE_RECORDS`] records from `from`, those of the lineage (if one is
+/// followed) rendered.
+fn page(
+    host: &mut Host,
+    from: u64,
+    text: bool,
+    lineage: &mut Option<(Descendants, u64)>,
+) -> Result<Page, ApiError> {
     let world = host.world();
     let records = world.records(from, STREAM_PAGE_RECORDS)?;
-    Ok(records
+    let last = records.last().map(|(record, _)| record.seq);
+    let sent = records
         .iter()
+        .filter(|(record, _)| match lineage {
+            None => true,
+            Some((descendants, send_from)) => descendants.admit(record) && record.seq >= *send_from,
+        })
         .map(|(record, hash)| {
             let data = if text {
                 // One line, whatever a description holds.
@@ -47,7 +67,8 @@ fn page(host: &mut Host, from: u64, text: bool) -> Result<Vec<(u64, String)>, Ap
             };
             (record.seq, data)
         })
-        .collect())
+        .collect();
+    Ok((last, sent))
 }
 
 /// The next event, waiting for the journal to grow when there is none; `None` when the host
@@ -63,15 +84,19 @@ async fn next_event(mut f: Follower) -> Option<(Result<Event, Infallible>, Follo
         }
         let head = *f.head.borrow_and_update();
         if f.next <= head {
-            let (from, text) = (f.next, f.text);
-            let page = f
+            let (from, text, mut lineage) = (f.next, f.text, f.lineage.take());
+            let (read, lineage) = f
                 .api
-                .call_unqueued(move |host| page(host, from, text))
+                .call_unqueued(move |host| {
+                    let read = page(host, from, text, &mut lineage);
+                    Ok((read, lineage))
+                })
                 .await
                 .ok()?;
-            if let Some((last, _)) = page.last() {
+            f.lineage = lineage;
+            if let (Some(last), sent) = read.ok()? {
                 f.next = last + 1;
-                f.buffer.extend(page);
+                f.buffer.extend(sent);
                 continue;
             }
         }
@@ -79,7 +104,7 @@ async fn next_event(mut f: Follower) -> Option<(Result<Event, Infallible>, Follo
     }
 }
 
-/// `GET /events/stream?from=SEQ&format=json|text`.
+/// `GET /events/stream?from=SEQ&format=json|text&caused_by=SEQ`.
 pub(crate) async fn stream(
     State(api): State<Api>,
     headers: HeaderMap,
@@ -104,17 +129,24 @@ pub(crate) async fn stream(
         ApiError::busy(format!("{STREAMS_MAX} event streams are open; retry later"))
     })?;
     let head = api.head.clone();
-    let next = match (last_id, from) {
+    let mut next = match (last_id, from) {
         (Some(id), _) => id.saturating_add(1),
         (None, Some(from)) => from,
         (None, None) => head.borrow().saturating_add(1),
     };
+    let caused_by: Option<u64> = number(&query, "caused_by")?;
+    let lineage = caused_by.map(|root| {
+        let send_from = next;
+        next = next.min(root);
+        (Descendants::of(root), send_from)
+    });
     let follower = Follower {
         api,
         head,
         next,
         buffer: VecDeque::new(),
         text,
+        lineage,
         _permit: permit,
     };
     let events = futures_util::stream::unfold(follower, next_event);

@@ -16,10 +16,19 @@ pub fn repo() -> PathBuf {
 
 /// Runs `world ARGS` with `env` added to its environment; returns (exit code, stdout, stderr).
 pub fn world_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    run_world(&repo(), args, env)
+}
+
+/// Runs `world ARGS` in `cwd`; returns (exit code, stdout, stderr).
+pub fn world_in(cwd: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    run_world(cwd, args, &[])
+}
+
+fn run_world(cwd: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_world"))
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(repo())
+        .current_dir(cwd)
         .output()
         .unwrap();
     (

@@ -9,7 +9,7 @@ use super::checkpoint::claim_of;
 use crate::config::WorldConfig;
 use crate::error::{KernelError, Result};
 use crate::record::{ParentWorld, Record, RecordBody};
-use crate::store::{Head, Store};
+use crate::store::Head;
 
 /// One checkpoint, as `inspect` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +46,15 @@ pub struct WorldInfo {
 /// Describes the world in `dir` (holding its lock, so it must not be running).
 pub fn inspect_world(dir: &Path) -> Result<WorldInfo> {
     let (_lock, store) = crate::world::open_store(dir)?;
+    inspect_store(&store, dir)
+}
+
+/// [`inspect_world`] of a world already open (the one a running host holds, say).
+pub fn inspect_open(world: &crate::World) -> Result<WorldInfo> {
+    inspect_store(world.store(), world.dir())
+}
+
+fn inspect_store(store: &dyn crate::store::Store, dir: &Path) -> Result<WorldInfo> {
     let (db_path, key_path, _, _) = crate::world::world_files(dir);
     let head = store
         .head()?

@@ -7,6 +7,7 @@
 //! is proportional to the answer, not to the journal, and it is bounded: at most
 //! [`NODES_MAX`] nodes and [`DEPTH_MAX`] edges from the roots; the graph says when a limit cut it.
 
+mod follow;
 mod input;
 mod resolve;
 #[cfg(test)]
@@ -18,6 +19,7 @@ use worldline_air::{Hash, Name};
 use crate::error::KernelError;
 use crate::record::Record;
 
+pub use follow::{DESCENDANTS_MAX, Descendants};
 pub use resolve::{ROOTS_MAX, Resolved, Target, TargetKind, resolve};
 pub use walk::walk;
 

@@ -30,7 +30,7 @@ pub use gov_effects::{GovEffectDone, IN_WORLD_PATCH_BYTES_MAX, IN_WORLD_SHADOW_I
 pub use governance::{Applied, Proposed, read_signing_key, write_signing_key};
 pub(crate) use import::WorldWriter;
 pub(crate) use load::META_ARTIFACT;
-pub use replay::{ReplayReport, replay};
+pub use replay::{ReplayReport, replay, replay_world};
 pub use resume::{GAP_NS_MIN, Resumption};
 pub use shadow::{SHADOW_INPUTS_MAX, ShadowInput};
 pub use sink::{event_hash, index_entries, plan_instance};

@@ -68,7 +68,12 @@ pub(super) fn run_tail(
 /// Rebuilds the world in `dir` from genesis in memory (the world on disk is only read), checks
 /// every record hash against the journal and the final state root against the live state.
 pub fn replay(dir: &Path) -> Result<ReplayReport> {
-    let world = World::open(dir)?;
+    replay_world(&World::open(dir)?)
+}
+
+/// [`replay`] of a world already open (the one a running host holds, say): its store is only
+/// read, and the rebuilt stepper is thrown away.
+pub fn replay_world(world: &World) -> Result<ReplayReport> {
     let live_root = world.states().root();
     let store = &world.store;
     let genesis = Record::decode(
