@@ -474,6 +474,11 @@ fn send(
 ) -> Result<(), Failure> {
     let event = read_event(event)?;
     if let Some(running) = access.host(dir)? {
+        if !(host.http_map.is_empty() && host.llm_url.is_empty() && host.secret.is_empty()) {
+            errln!(
+                "note: the world is running: its `world run`'s adapter settings apply, not this command's --http-map/--llm-url/--secret"
+            );
+        }
         return send_to_running(running, dir, schema, &event, as_json);
     }
     let mut world = World::open(dir).map_err(in_use_or(dir))?;

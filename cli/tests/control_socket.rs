@@ -42,12 +42,24 @@ fn commands_run_inside_the_world_run_that_holds_the_world() {
         sent.contains("domain_event  demo/CounterEvent@1") && sent.contains("(external)"),
         "{sent}"
     );
-    for _ in 0..2 {
-        ok_in(
-            cwd,
-            &["send", "w", "demo/CounterEvent@1", r#"{"Tick": {}}"#],
-        );
-    }
+    ok_in(
+        cwd,
+        &["send", "w", "demo/CounterEvent@1", r#"{"Tick": {}}"#],
+    );
+    // The running host's adapter settings apply, and the command says so.
+    let (code, _, stderr) = world_in(
+        cwd,
+        &[
+            "send",
+            "w",
+            "demo/CounterEvent@1",
+            r#"{"Tick": {}}"#,
+            "--http-map",
+            "https://example.com=http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("adapter settings apply"), "{stderr}");
     let state: Json =
         serde_json::from_str(&ok_in(cwd, &["state", "w", "demo/CounterSM@1", "--json"])).unwrap();
     assert_eq!(
