@@ -1,7 +1,8 @@
 //! The README cannot drift from the binary: every command of its "Five minutes by hand" section
 //! runs here as written (in a scratch folder instead of `/tmp/wl`, against a local file server
-//! instead of `python3 -m http.server 8081`), and every `world SUBCOMMAND` it mentions anywhere
-//! exists.
+//! instead of `python3 -m http.server 8081`), every `world SUBCOMMAND` it mentions anywhere
+//! exists, and every `cargo run -p PACKAGE` it gives names a package cargo can pick the binary
+//! of (the tour's command itself, a release build, is run by hand and by `world demo`'s test).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -153,4 +154,58 @@ fn every_command_the_readme_names_exists() {
         named.contains("why") && named.contains("propose"),
         "{named:?}"
     );
+}
+
+/// Every `cargo run … -p PACKAGE …` line of the README must leave cargo no choice to make: the
+/// package has one binary or a `default-run` (a second binary once broke the first command).
+#[test]
+fn every_cargo_run_in_the_readme_picks_a_binary() {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let text = readme();
+    let mut checked = 0;
+    for line in text.lines().filter(|l| l.contains("cargo run")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(at) = words.iter().position(|w| *w == "-p") else {
+            continue;
+        };
+        let package = words[at + 1];
+        if words.contains(&"--bin") {
+            continue;
+        }
+        let package = metadata["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == package)
+            .unwrap_or_else(|| panic!("README: `{line}`: no package {package}"));
+        let binaries = package["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"].as_array().unwrap().iter().any(|k| k == "bin"))
+            .count();
+        assert!(
+            binaries == 1 || package["default_run"].is_string(),
+            "README: `{line}`: {} has {binaries} binaries and no default-run",
+            package["name"]
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "the README has no `cargo run -p` line");
 }
