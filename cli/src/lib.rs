@@ -22,6 +22,7 @@ pub mod modules;
 mod output;
 mod query;
 mod render;
+mod send_cmd;
 mod why_cmd;
 pub mod world_cmd;
 

@@ -6,7 +6,6 @@ use clap::Subcommand;
 use serde_json::{Value as Json, json};
 use worldline_air::Name;
 use worldline_kernel::config::WorldConfig;
-use worldline_kernel::record::RecordBody;
 use worldline_kernel::world::{replay, replay_world};
 use worldline_kernel::{CreateOptions, Ingress, KernelError, World};
 
@@ -269,7 +268,7 @@ pub fn run(command: WorldCommand, access: &mut Access) -> Result<(), Failure> {
             timeout_ms,
             host,
             json,
-        } => send(access, &dir, &schema, &event, timeout_ms, &host, json),
+        } => crate::send_cmd::send(access, &dir, &schema, &event, timeout_ms, &host, json),
         WorldCommand::Run {
             dir,
             host,
@@ -453,121 +452,6 @@ fn new(
     Ok(())
 }
 
-fn read_event(text: &str) -> Result<Json, Failure> {
-    let text = match text.strip_prefix('@') {
-        Some(file) => {
-            std::fs::read_to_string(file).map_err(|e| Failure::message(format!("{file}: {e}")))?
-        }
-        None => text.to_owned(),
-    };
-    worldline_air::json::parse_strict(&text).map_err(|e| Failure::message(format!("event: {e}")))
-}
-
-fn send(
-    access: &mut Access,
-    dir: &Path,
-    schema: &str,
-    event: &str,
-    timeout_ms: u64,
-    host: &HostFlags,
-    as_json: bool,
-) -> Result<(), Failure> {
-    let event = read_event(event)?;
-    if let Some(running) = access.host(dir)? {
-        if !(host.http_map.is_empty() && host.llm_url.is_empty() && host.secret.is_empty()) {
-            errln!(
-                "note: the world is running: its `world run`'s adapter settings apply, not this command's --http-map/--llm-url/--secret"
-            );
-        }
-        return send_to_running(running, dir, schema, &event, as_json);
-    }
-    let mut world = World::open(dir).map_err(in_use_or(dir))?;
-    let options = crate::host_cmd::host_options(host)?;
-    let input = world.event_from_json(schema, &event).map_err(kernel(dir))?;
-    let first = world.head().seq + 1;
-    // Catch-up: a world silent for long enough journals the gap before the event.
-    let gap_ns_min = options
-        .gap_ns_min
-        .unwrap_or(worldline_kernel::world::GAP_NS_MIN);
-    world
-        .resume_after(ingress_now()?, gap_ns_min)
-        .map_err(kernel(dir))?;
-    world
-        .submit(vec![(input, ingress_now()?)], true)
-        .map_err(kernel(dir))?;
-    let mut still_open = 0;
-    if !world.open_intents().is_empty() {
-        let timeout = std::time::Duration::from_millis(timeout_ms);
-        let (settled, quiescence) = crate::host_cmd::settle(world, options, timeout)?;
-        world = settled;
-        if let worldline_adapters::Quiescence::TimedOut(open) = quiescence {
-            still_open = open;
-        }
-    }
-    print_sent(&world, dir, first, as_json)?;
-    if still_open > 0 && !as_json {
-        errln!(
-            "note: {still_open} effect(s) still waiting after {timeout_ms} ms; `world run` finishes them"
-        );
-    }
-    Ok(())
-}
-
-/// `world send` inside the `world run` that holds the world: the event is submitted like the
-/// API's, and the running host carries out the effects it causes.
-fn send_to_running(
-    host: &mut worldline_adapters::Host,
-    dir: &Path,
-    schema: &str,
-    event: &Json,
-    as_json: bool,
-) -> Result<(), Failure> {
-    let input = host
-        .world()
-        .event_from_json(schema, event)
-        .map_err(kernel(dir))?;
-    let first = host.world().head().seq + 1;
-    host.submit(vec![input])
-        .map_err(crate::host_cmd::adapter(dir))?;
-    print_sent(host.world(), dir, first, as_json)?;
-    let open = host.world().open_intents().len();
-    if open > 0 && !as_json {
-        errln!("note: {open} effect(s) open; the running `world run` carries them out");
-    }
-    Ok(())
-}
-
-/// Prints the records from `first` to the head, as `world send` does.
-fn print_sent(world: &World, dir: &Path, first: u64, as_json: bool) -> Result<(), Failure> {
-    let count = usize::try_from(world.head().seq + 1 - first).unwrap_or(usize::MAX);
-    let mut records = Vec::new();
-    for_each_record(world, dir, first, count, |record, hash| {
-        records.push((record.clone(), *hash));
-    })?;
-    let seqs: Vec<u64> = records.iter().map(|(r, _)| r.seq).collect();
-    if as_json {
-        let out: Vec<Json> = records
-            .iter()
-            .map(|(r, h)| record_json(world.plane(), r, h))
-            .collect();
-        outln!("{}", json!({"seqs": seqs, "records": out}));
-    } else {
-        for (record, _) in &records {
-            outln!("{}", record_line(world.plane(), record));
-        }
-        let failed = records
-            .iter()
-            .filter(|(r, _)| matches!(r.body, RecordBody::StepFailed { .. }))
-            .count();
-        if failed > 0 {
-            errln!(
-                "note: {failed} step failure(s) journaled; the state of those reducers is unchanged"
-            );
-        }
-    }
-    Ok(())
-}
-
 fn state(
     access: &mut Access,
     dir: &Path,
@@ -642,7 +526,7 @@ fn log(
 const LOG_PAGE_RECORDS: usize = 1000;
 
 /// Calls `f` on up to `limit` records from `from` on, in order, a page at a time.
-fn for_each_record(
+pub(crate) fn for_each_record(
     world: &World,
     dir: &Path,
     from: u64,
