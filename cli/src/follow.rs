@@ -100,44 +100,44 @@ pub fn follow(
             (Ended::Unreachable(reason), Some(_)) => {
                 return Err(Failure::message(format!("--url {url}: {reason}")));
             }
-            // A stale socket or URL file (a host that was killed), or a host that stopped:
-            // print what is journaled meanwhile, and wait for the next one.
-            (_, None) => {
-                next = print_stored(dir, next, as_json, caused_by)?;
-                std::thread::sleep(Duration::from_millis(FOLLOW_POLL_MS));
-            }
+            // A stale socket or URL file (a host that was killed), or a host that stopped: wait
+            // for the next one, without taking the world's lock (a follower never makes
+            // `world send` fail); its stream continues from `next`.
+            (_, None) => std::thread::sleep(Duration::from_millis(FOLLOW_POLL_MS)),
         }
     }
 }
 
-/// Prints the stored records from `next` (with `caused_by`, those of its lineage, learned by
-/// reading from it on) when no host holds the world; returns the next seq.
+/// Prints the stored records from `next` on (with `caused_by`, only its lineage's, learned by
+/// reading from its root) when no host holds the world; returns the next seq to print. Called
+/// once, at the start: opening the world takes its lock, which a follower must not hold again
+/// and again while others send.
 fn print_stored(
     dir: &Path,
     next: u64,
     as_json: bool,
     caused_by: Option<u64>,
 ) -> Result<u64, Failure> {
-    let send_from = next;
     let mut lineage = caused_by.map(Descendants::of);
-    let mut next = caused_by.map_or(next, |root| root.min(next));
+    let mut read = caused_by.map_or(next, |root| root.min(next));
     let world = match World::open(dir) {
         Ok(world) => world,
         // A host holds it: its stream sends these records.
-        Err(KernelError::InUse { .. }) => return Ok(send_from),
+        Err(KernelError::InUse { .. }) => return Ok(next),
         Err(error) => return Err(kernel(dir)(error)),
     };
     loop {
         let records = world
-            .records(next, FOLLOW_PAGE_RECORDS)
+            .records(read, FOLLOW_PAGE_RECORDS)
             .map_err(kernel(dir))?;
         let Some((last, _)) = records.last() else {
-            return Ok(next.max(send_from));
+            return Ok(read.max(next));
         };
-        next = last.seq + 1;
+        read = last.seq + 1;
         let mut out = std::io::stdout().lock();
         for (record, hash) in &records {
-            if lineage.as_mut().is_some_and(|l| !l.admit(record)) || record.seq < send_from {
+            let in_lineage = lineage.as_mut().is_none_or(|l| l.admit(record));
+            if !in_lineage || record.seq < next {
                 continue;
             }
             let line = if as_json {

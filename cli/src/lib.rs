@@ -88,7 +88,12 @@ fn run_held(host: &mut worldline_adapters::Host, argv: &[String], cwd: &std::pat
     let mut cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(error) => {
-            output::errln!("{}", error.render());
+            // One line: the client parsed the same line, so only a hand-made request gets here.
+            let text = error.render().to_string();
+            output::errln!(
+                "{}",
+                text.lines().next().unwrap_or("error: not a command line")
+            );
             return 2;
         }
     };

@@ -10,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::api::Server;
+use common::api::{Server, get, post};
 use common::{ok, world_in};
 use serde_json::Value as Json;
 
@@ -205,7 +205,7 @@ fn why_forward_follow_prints_what_a_record_causes_as_it_is_journaled() {
     let dir = root.path().join("w");
     let dir_text = dir.display().to_string();
     ok(&["new", &dir_text, "--air", "worlds/hello-timer"]);
-    let _run = Run::start(&dir_text);
+    let run = Run::start(&dir_text);
     let start = |key: &str, delay_ms: u64| {
         let due_ns = worldline_adapters::clock::now_ns() + delay_ms * 1_000_000;
         let event = format!(r#"{{"Start": {{"deliver_at_ns": {due_ns}, "key": "{key}"}}}}"#);
@@ -270,4 +270,81 @@ fn why_forward_follow_prints_what_a_record_causes_as_it_is_journaled() {
     );
     assert_eq!(code, 1);
     assert!(stderr.contains("--follow takes a record's seq"), "{stderr}");
+    let (code, _, stderr) = world_in(
+        root.path(),
+        &["why", "w", "1", "--forward", "--follow", "--format", "dot"],
+    );
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not dot"), "{stderr}");
+
+    drop(run);
+    assert!(ok(&["replay", &dir_text]).starts_with("replay ok"));
+}
+
+/// What is not a command line, or not one for the socket, is refused with one line; nothing is
+/// journaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_refuses_what_is_not_a_command_line() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("w");
+    let dir_text = dir.display().to_string();
+    ok(&["new", &dir_text, "--air", "worlds/counter"]);
+    let server = Server::start(&dir_text, "127.0.0.1:0", &[]);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .unix_socket(socket(&dir))
+        .build()
+        .unwrap();
+    let (_, health) = get(&http, "http://world/health", None).await;
+    let head = health["head"].clone();
+
+    let cli = "http://world/cli";
+    let (status, error) = post(&http, cli, "{", None).await;
+    assert_eq!(status, 400, "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("$: not a command line"),
+        "{error}"
+    );
+    let cases = [
+        (vec!["world", "bogus"], "/", "unrecognized subcommand"),
+        (
+            vec!["world", "run", &dir_text],
+            "/",
+            "does not run through the control socket",
+        ),
+        (
+            vec!["world", "new", &dir_text, "--air", "x"],
+            "/",
+            "does not run through",
+        ),
+        (
+            vec!["world", "state", "w", "demo/CounterSM@1"],
+            "relative",
+            "is not absolute",
+        ),
+        (
+            vec!["world", "state", "/elsewhere", "demo/CounterSM@1"],
+            "/",
+            "this control socket serves",
+        ),
+    ];
+    for (argv, cwd, expected) in cases {
+        let body = serde_json::json!({"argv": argv, "cwd": cwd}).to_string();
+        let (status, answer) = post(&http, cli, &body, None).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_ne!(answer["exit"], 0, "{argv:?}: {answer}");
+        let stderr = answer["stderr"].as_str().unwrap();
+        assert!(stderr.contains(expected), "{argv:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{argv:?}: {stderr}");
+    }
+    let (status, error) = get(&http, "http://world/events/stream?caused_by=x", None).await;
+    assert_eq!(status, 400, "{error}");
+
+    let (_, health) = get(&http, "http://world/health", None).await;
+    assert_eq!(health["head"], head, "nothing was journaled");
+    server.stop();
+    assert!(ok(&["replay", &dir_text]).starts_with("replay ok"));
 }
