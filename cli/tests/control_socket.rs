@@ -21,16 +21,22 @@ fn ok_in(cwd: &Path, args: &[&str]) -> String {
     stdout
 }
 
+/// A new world from `air` at `ROOT/w`: the temporary root, the world's path and its text.
+fn new_world(air: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("w");
+    let dir_text = dir.display().to_string();
+    ok(&["new", &dir_text, "--air", air]);
+    (root, dir, dir_text)
+}
+
 fn socket(dir: &Path) -> std::path::PathBuf {
     dir.join(".world").join("control.sock")
 }
 
 #[test]
 fn commands_run_inside_the_world_run_that_holds_the_world() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("w");
-    let dir_text = dir.display().to_string();
-    ok(&["new", &dir_text, "--air", "worlds/counter"]);
+    let (root, dir, dir_text) = new_world("worlds/counter");
     let server = Server::start(&dir_text, "127.0.0.1:0", &[]);
     assert!(socket(&dir).exists());
 
@@ -112,10 +118,7 @@ fn commands_run_inside_the_world_run_that_holds_the_world() {
 
 #[test]
 fn governance_goes_through_the_socket() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("w");
-    let dir_text = dir.display().to_string();
-    ok(&["new", &dir_text, "--air", "worlds/safe-upgrade/v1"]);
+    let (_root, _dir, dir_text) = new_world("worlds/safe-upgrade/v1");
     let server = Server::start(&dir_text, "127.0.0.1:0", &[]);
     let v2 = common::repo().join("worlds/safe-upgrade/v2");
     let proposed = ok(&["propose", &dir_text, "--air", &v2.display().to_string()]);
@@ -134,10 +137,7 @@ fn governance_goes_through_the_socket() {
 
 #[test]
 fn a_socket_left_by_a_killed_run_is_harmless() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("w");
-    let dir_text = dir.display().to_string();
-    ok(&["new", &dir_text, "--air", "worlds/counter"]);
+    let (_root, dir, dir_text) = new_world("worlds/counter");
     drop(Server::start(&dir_text, "127.0.0.1:0", &[])); // SIGKILL
     assert!(socket(&dir).exists(), "a killed run leaves its socket");
     // Nobody holds the world: commands open it themselves.
@@ -201,10 +201,7 @@ fn json_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<Json
 
 #[test]
 fn why_forward_follow_prints_what_a_record_causes_as_it_is_journaled() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("w");
-    let dir_text = dir.display().to_string();
-    ok(&["new", &dir_text, "--air", "worlds/hello-timer"]);
+    let (root, _dir, dir_text) = new_world("worlds/hello-timer");
     let run = Run::start(&dir_text);
     let start = |key: &str, delay_ms: u64| {
         let due_ns = worldline_adapters::clock::now_ns() + delay_ms * 1_000_000;
@@ -285,10 +282,7 @@ fn why_forward_follow_prints_what_a_record_causes_as_it_is_journaled() {
 /// journaled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_socket_refuses_what_is_not_a_command_line() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("w");
-    let dir_text = dir.display().to_string();
-    ok(&["new", &dir_text, "--air", "worlds/counter"]);
+    let (_root, dir, dir_text) = new_world("worlds/counter");
     let server = Server::start(&dir_text, "127.0.0.1:0", &[]);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
