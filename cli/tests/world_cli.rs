@@ -126,4 +126,7 @@ fn bench_runs_a_small_workload() {
     assert_eq!(figures["events"], 300);
     assert!(figures["ingest_batched_events_per_s"].as_f64().unwrap() > 0.0);
     assert!(figures["replay_inputs"].as_u64().unwrap() >= 300);
+    // The Rust counter, built at opt-level 3, stays within the kernel issue's size budget.
+    let module_bytes = figures["module_bytes"].as_u64().unwrap();
+    assert!(module_bytes < 100 << 10, "{module_bytes} bytes");
 }
