@@ -164,11 +164,11 @@ fn journal(dir: &std::path::Path, records: u64) -> RedbStore {
             batch.records.push((record.seq, bytes, hash));
         }
         if batch.records.len() as u64 >= BATCH_RECORDS {
-            store.commit(std::mem::take(&mut batch), false).unwrap();
+            store.commit(&std::mem::take(&mut batch), false).unwrap();
         }
     }
     batch.meta.push(why::index_from_meta(0));
-    store.commit(batch, true).unwrap();
+    store.commit(&batch, true).unwrap();
     store
 }
 

@@ -85,6 +85,18 @@ pub enum KernelError {
         /// How it differs.
         reason: String,
     },
+    /// A pipelined submit failed after part of it was written: this process's view of the world
+    /// is ahead of its store, so the world refuses everything until it is opened again (which
+    /// rebuilds it from what the store holds). Nothing of that submit was acknowledged.
+    #[error(
+        "the world must be reopened: {reason} (a large submit failed part-way; records up to seq {written_through} may have been written, none acknowledged)"
+    )]
+    Poisoned {
+        /// The last seq a finished commit wrote.
+        written_through: u64,
+        /// The failure.
+        reason: String,
+    },
 }
 
 impl KernelError {

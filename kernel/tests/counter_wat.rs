@@ -100,7 +100,7 @@ fn replay_names_the_first_divergent_seq() {
     .to_cbor_body();
     store
         .commit(
-            Batch {
+            &Batch {
                 records: vec![(seq, record.encode(), hash)],
                 ..Batch::default()
             },

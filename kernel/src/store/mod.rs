@@ -94,12 +94,13 @@ impl Batch {
     }
 }
 
-/// What the kernel needs from storage.
-pub trait Store {
+/// What the kernel needs from storage. `Sync`, so the journal can be read ahead on a second
+/// thread while the stepper verifies it (replay, and the tail when a world opens).
+pub trait Store: Send + Sync {
     /// The journal's last record, if any.
     fn head(&self) -> Result<Option<Head>>;
     /// Writes a batch atomically; `durable` waits until it survives a crash.
-    fn commit(&mut self, batch: Batch, durable: bool) -> Result<()>;
+    fn commit(&mut self, batch: &Batch, durable: bool) -> Result<()>;
     /// A record's stored bytes.
     fn record(&self, seq: u64) -> Result<Option<Vec<u8>>>;
     /// A record's chain hash.

@@ -186,7 +186,7 @@ fn store_of(
     if index {
         batch.meta.push(index_from_meta(0));
     }
-    store.commit(batch, false).unwrap();
+    store.commit(&batch, false).unwrap();
     store
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::World;
 use super::sink::{LiveSink, Sink};
+use super::stepper::Stepper;
 use crate::error::{KernelError, Result};
 use crate::identity::WorldKey;
 use crate::store::{Head, Store as _};
@@ -90,7 +91,7 @@ impl World {
         self.stepper.begin();
         let outcome = self.stepper.checkpoint(key, &mut sink).and_then(|seq| {
             let batch = std::mem::take(&mut sink.batch);
-            self.store.commit(batch, true).map(|()| seq)
+            self.store.commit(&batch, true).map(|()| seq)
         });
         match outcome {
             Ok(seq) => {
@@ -111,17 +112,24 @@ impl World {
     /// Appends a checkpoint to the batch when `snapshot_every` records have been written since
     /// the last one (or since genesis).
     pub(super) fn checkpoint_if_due(&mut self, sink: &mut LiveSink) -> Result<()> {
-        let Some(key) = &self.key else {
-            return Ok(());
-        };
-        let since = self
-            .stepper
-            .last_checkpoint()
-            .map_or(0, |(height, _)| height);
-        let height = sink.next_seq().saturating_sub(1);
-        if height.saturating_sub(since) >= self.stepper.config().snapshot_every {
-            self.stepper.checkpoint(key, sink)?;
-        }
-        Ok(())
+        checkpoint_if_due(&mut self.stepper, self.key.as_ref(), sink)
     }
+}
+
+/// [`World::checkpoint_if_due`] on the parts of a world it needs, for callers that lend the
+/// store elsewhere meanwhile (the pipelined submit).
+pub(super) fn checkpoint_if_due(
+    stepper: &mut Stepper,
+    key: Option<&WorldKey>,
+    sink: &mut LiveSink,
+) -> Result<()> {
+    let Some(key) = key else {
+        return Ok(());
+    };
+    let since = stepper.last_checkpoint().map_or(0, |(height, _)| height);
+    let height = sink.next_seq().saturating_sub(1);
+    if height.saturating_sub(since) >= stepper.config().snapshot_every {
+        stepper.checkpoint(key, sink)?;
+    }
+    Ok(())
 }

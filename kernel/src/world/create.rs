@@ -187,7 +187,7 @@ impl World {
             .meta
             .push((META_MANIFEST.to_owned(), manifest_hash.as_bytes().to_vec()));
         batch.meta.push(crate::why::index_from_meta(0));
-        store.commit(batch, true)?;
+        store.commit(&batch, true)?;
         Ok(World {
             dir: dir.to_path_buf(),
             store,
@@ -201,6 +201,7 @@ impl World {
             },
             dispatch_pending: Vec::new(),
             dispatch_ready: Vec::new(),
+            poisoned: None,
         })
     }
 }

@@ -173,12 +173,14 @@ impl World {
                 .record_hash(start - 1)?
                 .ok_or_else(|| KernelError::Corrupt(format!("record {} has no hash", start - 1)))?,
         };
-        let mut verify = VerifySink::new(&self.store, start, prev);
-        replay::run_tail(&mut stepper, &mut verify, height, &genesis.did)?;
-        if verify.next_seq() != height + 1 {
+        let next_seq = VerifySink::run(&self.store, start, prev, |verify| {
+            replay::run_tail(&mut stepper, verify, height, &genesis.did)?;
+            Ok(verify.next_seq())
+        })?;
+        if next_seq != height + 1 {
             return Err(KernelError::Rejected(format!(
                 "--at {height} is inside the records one input caused; fork at {} instead",
-                verify.next_seq() - 1
+                next_seq - 1
             )));
         }
         Ok(stepper)
@@ -186,7 +188,7 @@ impl World {
 
     /// The seq of the newest snapshot pointer at or before `height`, looking back a page at a
     /// time (pointers come every `snapshot_every` records, so the look stays bounded).
-    fn snapshot_pointer_at_or_before(&self, height: u64) -> Result<Option<u64>> {
+    pub(super) fn snapshot_pointer_at_or_before(&self, height: u64) -> Result<Option<u64>> {
         if let Some(latest) = meta_u64(&self.store, META_SNAPSHOT)?
             && latest <= height
         {

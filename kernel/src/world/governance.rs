@@ -337,7 +337,7 @@ impl World {
         let mut inputs = vec![(input.body, input.causes, ingress)];
         inputs.extend(rider);
         let appended = self.append_inputs(inputs, input.objects, true)?;
-        self.store.commit(input.artifacts, false)?;
+        self.store.commit(&input.artifacts, false)?;
         Ok(appended)
     }
 }

@@ -72,7 +72,7 @@ impl WorldWriter {
         let batch = std::mem::take(&mut self.batch);
         self.batch_object_bytes = 0;
         match &mut self.parts {
-            Some((_, store)) => store.commit(batch, durable),
+            Some((_, store)) => store.commit(&batch, durable),
             None => Err(KernelError::Storage("the import's store is closed".into())),
         }
     }

@@ -12,6 +12,7 @@ mod gov_effects;
 mod governance;
 mod import;
 mod load;
+mod pipeline;
 mod replay;
 mod resume;
 mod shadow;
@@ -30,7 +31,7 @@ pub use gov_effects::{GovEffectDone, IN_WORLD_PATCH_BYTES_MAX, IN_WORLD_SHADOW_I
 pub use governance::{Applied, Proposed, read_signing_key, write_signing_key};
 pub(crate) use import::WorldWriter;
 pub(crate) use load::META_ARTIFACT;
-pub use replay::{ReplayReport, replay, replay_world};
+pub use replay::{PARALLEL_RECORDS_MIN, ReplayReport, replay, replay_world};
 pub use resume::{GAP_NS_MIN, Resumption};
 pub use shadow::{SHADOW_INPUTS_MAX, ShadowInput};
 pub use sink::{event_hash, index_entries, plan_instance};
@@ -99,6 +100,9 @@ pub struct World {
     dispatch_pending: Vec<Hash>,
     /// Admitted intents that may leave the process (their batch is durable).
     dispatch_ready: Vec<Hash>,
+    /// Set when a pipelined submit failed part-way: memory is ahead of the store, so nothing
+    /// more is appended until the world is opened again (`pipeline.rs`).
+    poisoned: Option<String>,
 }
 
 pub(crate) fn world_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
@@ -156,7 +160,7 @@ impl World {
                 .meta
                 .push(crate::why::index_from_meta(head.seq + 1));
         }
-        store.commit(artifacts, false)?;
+        store.commit(&artifacts, false)?;
         let mut stepper = Stepper::new(plane, host, genesis_body.config)?;
         stepper.set_did(genesis_body.did.clone());
         stepper.set_genesis_manifest(genesis_body.manifest_hash);
@@ -183,11 +187,11 @@ impl World {
         let prev = store
             .record_hash(start - 1)?
             .ok_or_else(|| KernelError::Corrupt(format!("record {} has no hash", start - 1)))?;
-        let mut verify = VerifySink::new(&store, start, prev);
         let did = genesis_body.did.clone();
-        replay::run_tail(&mut stepper, &mut verify, head.seq, &did)?;
+        VerifySink::run(&store, start, prev, |verify| {
+            replay::run_tail(&mut stepper, verify, head.seq, &did)
+        })?;
         let key = read_key_file(&world_files(dir).1, &did)?;
-        drop(verify);
         stepper.take_admitted();
         // Every intent still open after a restart goes out again (at least once, same key).
         let dispatch_ready = stepper
@@ -206,6 +210,7 @@ impl World {
             head,
             dispatch_pending: Vec::new(),
             dispatch_ready,
+            poisoned: None,
         })
     }
 
@@ -300,16 +305,23 @@ impl World {
         objects: Vec<Vec<u8>>,
         durable: bool,
     ) -> Result<Vec<Vec<u64>>> {
+        if let Some(reason) = &self.poisoned {
+            return Err(KernelError::Rejected(reason.clone()));
+        }
+        if inputs.len() > pipeline::CHUNK_INPUTS && objects.is_empty() {
+            return self.append_pipelined(inputs, durable);
+        }
         let mut sink = LiveSink::new(self.head.seq + 1, self.head.hash);
         for object in objects {
             sink.put_object(Hash::of(&object), object);
         }
         self.stepper.begin();
         let manifest_before = self.plane().manifest_hash();
-        let processed = self.process_all(inputs, &mut sink).and_then(|appended| {
-            self.checkpoint_if_due(&mut sink)?;
-            Ok(appended)
-        });
+        let processed =
+            Self::process_inputs(&mut self.stepper, inputs, &mut sink).and_then(|appended| {
+                self.checkpoint_if_due(&mut sink)?;
+                Ok(appended)
+            });
         let manifest_after = self.plane().manifest_hash();
         if manifest_after != manifest_before {
             let entry = (META_MANIFEST.to_owned(), manifest_after.as_bytes().to_vec());
@@ -317,7 +329,7 @@ impl World {
         }
         let outcome = processed.and_then(|appended| {
             let batch = std::mem::take(&mut sink.batch);
-            self.store.commit(batch, durable).map(|()| appended)
+            self.store.commit(&batch, durable).map(|()| appended)
         });
         match outcome {
             Ok(appended) => {
@@ -339,8 +351,9 @@ impl World {
         }
     }
 
-    fn process_all(
-        &mut self,
+    /// Stamps each input and runs it and everything it causes into `sink`.
+    fn process_inputs(
+        stepper: &mut Stepper,
         inputs: Vec<(RecordBody, Vec<u64>, Ingress)>,
         sink: &mut LiveSink,
     ) -> Result<Vec<Vec<u64>>> {
@@ -348,11 +361,11 @@ impl World {
         for (body, causes, ingress) in inputs {
             let stamp = Stamp {
                 now_ns: ingress.now_ns,
-                logical_now_ns: ingress.now_ns.max(self.stepper.logical_now_ns()),
+                logical_now_ns: ingress.now_ns.max(stepper.logical_now_ns()),
                 entropy: ingress.entropy,
-                manifest_hash: self.plane().manifest_hash(),
+                manifest_hash: stepper.plane().manifest_hash(),
             };
-            appended.push(self.stepper.process(
+            appended.push(stepper.process(
                 Record {
                     seq: 0,
                     causes,

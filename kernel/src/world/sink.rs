@@ -1,6 +1,9 @@
 //! Where the stepper's records go: appended to a batch (live), or checked against the journal
 //! (replay, and the tail after a snapshot when a world opens).
 
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
 use worldline_air::Hash;
 
 use crate::error::{KernelError, Result};
@@ -8,7 +11,9 @@ use crate::record::{EventOrigin, OriginKind, Record, RecordBody, chain_hash};
 use crate::store::{Batch, IndexEntry, Store};
 
 /// Records per page when reading the journal ahead.
-const VERIFY_PAGE: usize = 4096;
+const VERIFY_PAGE: usize = 1024;
+/// Pages read ahead and waiting for the stepper, at most.
+const AHEAD_PAGES_MAX: usize = 4;
 
 /// Receives the records (and CAS objects) a step produces.
 pub trait Sink {
@@ -158,38 +163,107 @@ impl Sink for LiveSink {
     }
 }
 
-/// Checks each produced record against the journal, byte for byte and hash for hash.
+/// One stored record, read ahead of the stepper on the reading thread.
+struct Ahead {
+    seq: u64,
+    bytes: Vec<u8>,
+    hash: Hash,
+    /// The record decoded on the reading thread, until the stepper takes it.
+    decoded: Option<Result<Record>>,
+    /// Its stored hash follows from its predecessor's stored hash and its bytes.
+    chained: bool,
+}
+
+/// A page of records read ahead, or why the journal could not be read.
+type AheadPage = Result<Vec<Ahead>>;
+
+/// Reads the journal from `next_seq` on, a page at a time, decoding each record and checking
+/// its stored chain hash, until the journal ends or the verifier hangs up. The channel is
+/// bounded, so at most [`AHEAD_PAGES_MAX`] pages wait in memory.
+fn read_ahead(
+    store: &dyn Store,
+    mut next_seq: u64,
+    mut prev_hash: Hash,
+    out: SyncSender<AheadPage>,
+) {
+    loop {
+        let page = match store.records(next_seq, VERIFY_PAGE) {
+            Ok(page) if page.is_empty() => return,
+            Ok(page) => page,
+            Err(error) => {
+                let _ = out.send(Err(error));
+                return;
+            }
+        };
+        let items: Vec<Ahead> = page
+            .into_iter()
+            .map(|(seq, bytes, hash)| {
+                let chained = chain_hash(&prev_hash, &bytes) == hash;
+                prev_hash = hash;
+                next_seq = seq + 1;
+                let decoded = Some(Record::decode(&bytes));
+                Ahead {
+                    seq,
+                    bytes,
+                    hash,
+                    decoded,
+                    chained,
+                }
+            })
+            .collect();
+        if out.send(Ok(items)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Checks each produced record against the journal, byte for byte and hash for hash. The
+/// journal is read, decoded and its stored chain checked on a second thread (see
+/// [`VerifySink::run`]), so the stepper's thread only steps, encodes and compares.
 pub struct VerifySink<'s> {
     store: &'s dyn Store,
     next_seq: u64,
     prev_hash: Hash,
-    page: std::collections::VecDeque<(u64, Vec<u8>, Hash)>,
+    page: VecDeque<Ahead>,
+    ahead: Receiver<AheadPage>,
 }
 
 impl<'s> VerifySink<'s> {
-    /// Verifies from `next_seq` on, the record before it having hash `prev_hash`.
-    pub fn new(store: &'s dyn Store, next_seq: u64, prev_hash: Hash) -> VerifySink<'s> {
-        VerifySink {
-            store,
-            next_seq,
-            prev_hash,
-            page: Default::default(),
-        }
+    /// Runs `check` with a sink that verifies from `next_seq` on, the record before it having
+    /// hash `prev_hash`; the journal is read ahead on a scoped thread that ends with `check`.
+    pub fn run<T>(
+        store: &'s dyn Store,
+        next_seq: u64,
+        prev_hash: Hash,
+        check: impl FnOnce(&mut VerifySink<'s>) -> Result<T>,
+    ) -> Result<T> {
+        std::thread::scope(|scope| {
+            let (sender, ahead) = sync_channel(AHEAD_PAGES_MAX);
+            scope.spawn(move || read_ahead(store, next_seq, prev_hash, sender));
+            let mut sink = VerifySink {
+                store,
+                next_seq,
+                prev_hash,
+                page: VecDeque::new(),
+                ahead,
+            };
+            check(&mut sink)
+            // The sink (and with it the receiver) drops here, so the reader stops at its next
+            // page and the scope joins it.
+        })
     }
 
-    /// The stored record at the next seq, reading ahead a page at a time.
-    fn stored(&mut self) -> Result<Option<&(u64, Vec<u8>, Hash)>> {
-        if self
-            .page
-            .front()
-            .is_none_or(|(seq, _, _)| *seq != self.next_seq)
-        {
-            self.page = self.store.records(self.next_seq, VERIFY_PAGE)?.into();
+    /// The stored record at the next seq, waiting for the reader when its page is used up.
+    fn stored(&mut self) -> Result<Option<&mut Ahead>> {
+        if self.page.is_empty() {
+            match self.ahead.recv() {
+                Ok(page) => self.page = page?.into(),
+                // The reader is done: the journal ends here.
+                Err(_) => return Ok(None),
+            }
         }
-        Ok(self
-            .page
-            .front()
-            .filter(|(seq, _, _)| *seq == self.next_seq))
+        let next_seq = self.next_seq;
+        Ok(self.page.front_mut().filter(|a| a.seq == next_seq))
     }
 
     /// The store being verified against.
@@ -200,7 +274,10 @@ impl<'s> VerifySink<'s> {
     /// The stored record at the next seq, decoded.
     pub fn peek(&mut self) -> Result<Option<Record>> {
         match self.stored()? {
-            Some((_, bytes, _)) => Record::decode(bytes).map(Some),
+            Some(ahead) => match ahead.decoded.take() {
+                Some(decoded) => decoded.map(Some),
+                None => Record::decode(&ahead.bytes).map(Some),
+            },
             None => Ok(None),
         }
     }
@@ -219,11 +296,16 @@ impl Sink for VerifySink<'_> {
         let seq = self.next_seq;
         record.seq = seq;
         let bytes = record.encode();
-        let hash = chain_hash(&self.prev_hash, &bytes);
         let diverged = |reason: String| KernelError::Diverged { seq, reason };
         // Bytes and hashes are compared as they are; the stored record is decoded only to say
         // how it differs.
-        let Some((_, stored_bytes, stored_hash)) = self.stored()? else {
+        let Some(Ahead {
+            bytes: stored_bytes,
+            hash: stored_hash,
+            chained,
+            ..
+        }) = self.stored()?
+        else {
             return Err(diverged(format!(
                 "replay produced a {} record the journal does not have",
                 record.body.kind()
@@ -246,11 +328,14 @@ impl Sink for VerifySink<'_> {
             };
             return Err(diverged(reason));
         }
-        if *stored_hash != hash {
+        // Equal bytes so far mean the replayed chain is the stored one, whose every link the
+        // reader checked.
+        if !*chained {
             return Err(diverged(
                 "the record's chain hash does not follow from its predecessor".to_owned(),
             ));
         }
+        let hash = *stored_hash;
         self.page.pop_front();
         self.prev_hash = hash;
         self.next_seq += 1;

@@ -108,7 +108,7 @@ fn append_raw(dir: &std::path::Path, body: RecordBody) -> u64 {
     let hash = chain_hash(&head.hash, &bytes);
     let mut batch = Batch::default();
     batch.records.push((record.seq, bytes, hash));
-    store.commit(batch, true).unwrap();
+    store.commit(&batch, true).unwrap();
     record.seq
 }
 
