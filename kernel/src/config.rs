@@ -8,7 +8,7 @@ pub const FUEL_PER_STEP_DEFAULT: u64 = 20_000_000;
 /// Default linear memory cap of a module instance.
 pub const MEMORY_BYTES_MAX_DEFAULT: u64 = 64 << 20;
 /// Default number of records between snapshots.
-pub const SNAPSHOT_EVERY_DEFAULT: u64 = 10_000;
+pub const SNAPSHOT_EVERY_DEFAULT: u64 = 2_000;
 /// Most records one input may cause (events cascading through reducers): a guard against loops.
 pub const CASCADE_RECORDS_MAX: usize = 10_000;
 

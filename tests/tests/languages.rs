@@ -203,7 +203,10 @@ fn snapshot_without_checkpoint(world: &World, hash: &Hash) -> Hash {
             manifest: snapshot.manifest,
         };
         let (height, now) = (snapshot.height, snapshot.logical_now_ns);
-        snapshot.states.snapshot(height, now, effects, &extras).0
+        snapshot
+            .states
+            .snapshot(height, now, effects, &extras, |_| true)
+            .0
     };
     assert_eq!(
         encode(snapshot.checkpoint),

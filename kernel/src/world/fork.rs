@@ -100,6 +100,7 @@ impl World {
             logical_now_ns,
             &empty_effects,
             &super::state::SnapshotExtras::default(),
+            |_| true,
         );
         let state_hash = Hash::of(&snapshot);
         let mut objects = blobs;

@@ -83,13 +83,16 @@ impl StateMap {
     /// effects, plans?, checkpoint?, governance?, manifest?}`, plus the state blobs it
     /// references (to be stored in the CAS by their hashes). The optional entries are written
     /// only when they say something (see [`SnapshotExtras`]), so the snapshots of older worlds
-    /// keep their bytes.
+    /// keep their bytes. Blobs are returned only for the states `wanted` selects (those
+    /// changed since the last snapshot, say: the others are in the CAS already), so a snapshot
+    /// of many cells does not copy every state.
     pub fn snapshot(
         &self,
         height: u64,
         logical_now_ns: u64,
         effects: &Cbor,
         extras: &SnapshotExtras,
+        wanted: impl Fn(&StateKey) -> bool,
     ) -> (Vec<u8>, Vec<(Hash, Vec<u8>)>) {
         let SnapshotExtras {
             plans,
@@ -98,15 +101,18 @@ impl StateMap {
             manifest,
         } = extras;
         let mut entries = Vec::with_capacity(self.states.len());
-        let mut blobs = Vec::with_capacity(self.states.len());
-        for ((reducer, key), state) in &self.states {
+        let mut blobs = Vec::new();
+        for (state_key, state) in &self.states {
+            let (reducer, key) = state_key;
             let state_hash = Hash::of(state);
             entries.push(Cbor::Array(vec![
                 Cbor::Text(reducer.to_string()),
                 Cbor::Bytes(key.clone()),
                 Cbor::Bytes(state_hash.as_bytes().to_vec()),
             ]));
-            blobs.push((state_hash, state.clone()));
+            if wanted(state_key) {
+                blobs.push((state_hash, state.clone()));
+            }
         }
         let mut list = Vec::new();
         // An array of arrays of text and bytes cannot hold a duplicate map key.
@@ -414,7 +420,7 @@ mod tests {
             states.set(&name("demo/Cells@1"), &[0x61, i], Some(vec![i; 3]));
         }
         let effects = Cbor::Map(vec![(Cbor::Text("open".into()), Cbor::Array(vec![]))]);
-        let (bytes, blobs) = states.snapshot(42, 7, &effects, &SnapshotExtras::default());
+        let (bytes, blobs) = states.snapshot(42, 7, &effects, &SnapshotExtras::default(), |_| true);
         let blobs: BTreeMap<Hash, Vec<u8>> = blobs.into_iter().collect();
         let back = StateMap::from_snapshot(&bytes, &mut |h| Ok(blobs.get(h).cloned())).unwrap();
         assert_eq!((back.height, back.logical_now_ns), (42, 7));

@@ -507,18 +507,14 @@ impl Stepper {
             governance: self.gov.to_snapshot(),
             manifest: (manifest != self.genesis_manifest).then_some(manifest),
         };
-        let (bytes, blobs) = self
-            .states
-            .snapshot(height, self.logical_now_ns, &effects, &extras);
-        let dirty_hashes: BTreeSet<Hash> = self
-            .dirty
-            .iter()
-            .filter_map(|(reducer, key)| self.states.get(reducer, key).map(|s| Hash::of(s)))
-            .collect();
+        // Only the states changed since the last snapshot are stored again.
+        let (bytes, blobs) =
+            self.states
+                .snapshot(height, self.logical_now_ns, &effects, &extras, |key| {
+                    self.dirty.contains(key)
+                });
         for (hash, blob) in blobs {
-            if dirty_hashes.contains(&hash) {
-                sink.put_object(hash, blob);
-            }
+            sink.put_object(hash, blob);
         }
         let snapshot_hash = Hash::of(&bytes);
         sink.put_object(snapshot_hash, bytes);
