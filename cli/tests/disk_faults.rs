@@ -219,8 +219,10 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// Most sends tried before the disk must have filled.
-const SENDS_MAX: usize = 400;
+/// Most sends tried before the disk must have filled. One-event commits leave their index keys
+/// for a later commit, so the store grows little until the commit that writes them (after
+/// about 500 sends here).
+const SENDS_MAX: usize = 2000;
 
 #[test]
 fn a_full_disk_fails_one_send_cleanly_and_loses_nothing_acknowledged() {

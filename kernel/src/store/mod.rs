@@ -5,10 +5,11 @@
 //! optionally durable, write: records, CAS objects, indexes and metadata together.
 
 mod lock;
+mod redb_file;
 mod redb_store;
 
 pub use lock::WorldLock;
-pub use redb_store::RedbStore;
+pub use redb_store::{INDEX_DEFER_RECORDS_MAX, INDEX_PENDING_MAX, RECORDS_PAGE_MAX, RedbStore};
 
 use worldline_air::Hash;
 

@@ -1,10 +1,12 @@
 //! The embedded store: one redb database per world (`<world>/.world/world.redb`).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use worldline_air::Hash;
 
+use super::redb_file::check_file;
 use super::{Batch, Head, IndexEntry, Store};
 use crate::error::{KernelError, Result};
 use crate::failpoint;
@@ -67,6 +69,17 @@ pub const CACHE_BYTES: usize = 64 << 20;
 /// Largest page [`Store::records`] returns at once.
 pub const RECORDS_PAGE_MAX: usize = 10_000;
 
+/// A commit of at most this many records leaves its index entries to a later commit (they
+/// would put two or three more leaves of the tree into its flush; one durable commit per event
+/// is 20% faster without them). Index entries are derived from the records, so none is lost:
+/// until written they are kept in memory and merged into every index read, and after a crash
+/// `World::open` derives them again from the records (see [`RedbStore::indexed_below`]).
+pub const INDEX_DEFER_RECORDS_MAX: usize = 8;
+/// Index keys kept in memory at most; the commit that would pass this writes them all.
+pub const INDEX_PENDING_MAX: usize = 1024;
+/// Metadata: every record below this seq has its index entries in the table.
+const META_INDEXED_BELOW: &str = "store/indexed_below";
+
 fn storage(error: impl std::fmt::Display) -> KernelError {
     KernelError::Storage(error.to_string())
 }
@@ -78,67 +91,16 @@ pub struct RedbStore {
     /// A second handle on the store file, to start writing committed pages back early
     /// ([`RedbStore::write_behind`]); none if it could not be opened (nothing depends on it).
     file: Option<std::fs::File>,
-}
-
-/// redb 3's file header (pinned at `=3.1.3`, see `tree_store/page_store/header.rs` there): a
-/// magic number, then little-endian u32s at fixed offsets giving the file's region layout.
-const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
-const REDB_HEADER_BYTES: usize = 320;
-const REDB_PAGE_SIZE_AT: usize = 12;
-
-/// Refuses a store file that cannot be a whole redb database: shorter than its header, a wrong
-/// magic number, or shorter than the layout its header describes (a truncated file).
-fn check_file(path: &Path) -> Result<()> {
-    use std::io::Read;
-    let damaged = |reason: String| on_file(path, format!("damaged store: {reason}"));
-    let mut file = std::fs::File::open(path).map_err(|e| KernelError::io(path, e))?;
-    let len = file.metadata().map_err(|e| KernelError::io(path, e))?.len();
-    let mut header = Vec::with_capacity(REDB_HEADER_BYTES);
-    file.by_ref()
-        .take(REDB_HEADER_BYTES as u64)
-        .read_to_end(&mut header)
-        .map_err(|e| KernelError::io(path, e))?;
-    if header.len() < REDB_HEADER_BYTES {
-        return Err(damaged(format!(
-            "{len} bytes, shorter than the {REDB_HEADER_BYTES}-byte header (truncated)"
-        )));
-    }
-    if header[..REDB_MAGIC.len()] != REDB_MAGIC {
-        return Err(damaged("not a redb database (wrong magic number)".into()));
-    }
-    let u32_at = |at: usize| {
-        let mut bytes = [0u8; 4];
-        bytes.copy_from_slice(&header[at..at + 4]);
-        u64::from(u32::from_le_bytes(bytes))
-    };
-    let page = u32_at(REDB_PAGE_SIZE_AT);
-    let (region_header_pages, region_data_pages) = (u32_at(16), u32_at(20));
-    let (full_regions, trailing_pages) = (u32_at(24), u32_at(28));
-    let region = |pages: u64| region_header_pages.checked_add(pages)?.checked_mul(page);
-    let expected = (|| {
-        let trailing = if trailing_pages > 0 {
-            region(trailing_pages)?
-        } else {
-            0
-        };
-        page.checked_add(full_regions.checked_mul(region(region_data_pages)?)?)?
-            .checked_add(trailing)
-    })();
-    match expected {
-        Some(expected) if page > 0 && (full_regions > 0 || trailing_pages > 0) => {
-            if len < expected {
-                return Err(damaged(format!(
-                    "{len} bytes of the {expected} its header describes (truncated)"
-                )));
-            }
-            Ok(())
-        }
-        _ => Err(damaged("its header describes no valid layout".into())),
-    }
+    /// Index keys of committed records not written yet (see [`INDEX_DEFER_RECORDS_MAX`]).
+    pending: BTreeSet<Vec<u8>>,
+    /// Every record below this seq had its index entries in the table when the store opened.
+    indexed_below: u64,
+    /// One past the last record committed.
+    next_seq: u64,
 }
 
 /// An engine error on the store file `path`, named.
-fn on_file(path: &Path, error: impl std::fmt::Display) -> KernelError {
+pub(super) fn on_file(path: &Path, error: impl std::fmt::Display) -> KernelError {
     KernelError::StoreFile {
         path: path.display().to_string(),
         reason: error.to_string(),
@@ -163,19 +125,60 @@ impl RedbStore {
                 },
                 other => on_file(path, other),
             })?;
-        let tables = || -> Result<()> {
+        // The tables, and where the written index ends: a file from before deferred index
+        // entries has all of them written, so it starts at its head.
+        let tables = || -> Result<(u64, u64)> {
             let txn = db.begin_write().map_err(storage)?;
-            {
-                txn.open_table(LOG).map_err(storage)?;
+            let positions = {
+                let log = txn.open_table(LOG).map_err(storage)?;
                 txn.open_table(CAS).map_err(storage)?;
-                txn.open_table(META).map_err(storage)?;
-            }
-            txn.commit().map_err(storage)
+                let mut meta = txn.open_table(META).map_err(storage)?;
+                let next_seq = match last_record(&log)? {
+                    Some((seq, _)) => seq + 1,
+                    None => 0,
+                };
+                let indexed_below = match meta.get(META_INDEXED_BELOW).map_err(storage)? {
+                    Some(value) => Some(u64_of(value.value())?),
+                    None => None,
+                };
+                let indexed_below = match indexed_below {
+                    Some(below) => below,
+                    None => {
+                        meta.insert(META_INDEXED_BELOW, next_seq.to_be_bytes().as_slice())
+                            .map_err(storage)?;
+                        next_seq
+                    }
+                };
+                (indexed_below, next_seq)
+            };
+            txn.commit().map_err(storage)?;
+            Ok(positions)
         };
         let path = path.to_path_buf();
-        tables().map_err(|e| named(&path, e))?;
+        let (indexed_below, next_seq) = tables().map_err(|e| named(&path, e))?;
         let file = std::fs::File::open(&path).ok();
-        Ok(RedbStore { db, path, file })
+        Ok(RedbStore {
+            db,
+            path,
+            file,
+            pending: BTreeSet::new(),
+            indexed_below,
+            next_seq,
+        })
+    }
+
+    /// Every record below this seq had its index entries written when the store opened; the
+    /// entries of the records from it on were kept in memory by a process that ended, and the
+    /// opener derives them again ([`RedbStore::restore_pending`]).
+    pub fn indexed_below(&self) -> u64 {
+        self.indexed_below
+    }
+
+    /// Takes index entries derived again from stored records as pending: merged into reads at
+    /// once and written by the next commit that writes index keys. Nothing is written here, so
+    /// a world on a full or read-only disk still opens and answers.
+    pub fn restore_pending(&mut self, entries: &[IndexEntry]) {
+        self.pending.extend(entries.iter().map(index_key));
     }
 
     /// Asks the OS to start writing what the last (non-durable) commits left in the page cache
@@ -211,6 +214,13 @@ impl RedbStore {
     }
 
     fn write(&mut self, batch: &Batch, durable: bool) -> Result<()> {
+        let defer = !batch.records.is_empty()
+            && batch.records.len() <= INDEX_DEFER_RECORDS_MAX
+            && self.pending.len() + batch.index.len() <= INDEX_PENDING_MAX;
+        let next_seq = batch
+            .records
+            .last()
+            .map_or(self.next_seq, |(seq, ..)| seq + 1);
         let mut txn = self.db.begin_write().map_err(storage)?;
         txn.set_durability(if durable {
             Durability::Immediate
@@ -218,8 +228,12 @@ impl RedbStore {
             Durability::None
         })
         .map_err(storage)?;
+        // Index keys go in unless deferred, and only if there is anything to write or move.
+        let touches_index =
+            !batch.records.is_empty() || !batch.index.is_empty() || !self.pending.is_empty();
+        let index_written = !defer && touches_index;
         {
-            if !batch.records.is_empty() || !batch.index.is_empty() {
+            if !batch.records.is_empty() || index_written {
                 let mut log = txn.open_table(LOG).map_err(storage)?;
                 let mut value = Vec::new();
                 for (seq, bytes, hash) in &batch.records {
@@ -229,9 +243,14 @@ impl RedbStore {
                     log.insert(record_key(*seq).as_slice(), value.as_slice())
                         .map_err(storage)?;
                 }
-                for entry in &batch.index {
-                    log.insert(index_key(entry).as_slice(), [].as_slice())
-                        .map_err(storage)?;
+                if index_written {
+                    for key in &self.pending {
+                        log.insert(key.as_slice(), [].as_slice()).map_err(storage)?;
+                    }
+                    for entry in &batch.index {
+                        log.insert(index_key(entry).as_slice(), [].as_slice())
+                            .map_err(storage)?;
+                    }
                 }
             }
             if !batch.cas.is_empty() {
@@ -241,16 +260,50 @@ impl RedbStore {
                         .map_err(storage)?;
                 }
             }
-            if !batch.meta.is_empty() {
+            if !batch.meta.is_empty() || index_written {
                 let mut meta = txn.open_table(META).map_err(storage)?;
                 for (key, value) in &batch.meta {
                     meta.insert(key.as_str(), value.as_slice())
                         .map_err(storage)?;
                 }
+                if index_written {
+                    meta.insert(META_INDEXED_BELOW, next_seq.to_be_bytes().as_slice())
+                        .map_err(storage)?;
+                }
             }
         }
         failpoint::hit(failpoint::COMMIT_MID);
-        txn.commit().map_err(storage)
+        txn.commit().map_err(storage)?;
+        if defer {
+            self.pending.extend(batch.index.iter().map(index_key));
+        } else if index_written {
+            self.pending.clear();
+        }
+        self.next_seq = next_seq;
+        Ok(())
+    }
+
+    /// Seqs of the index keys with `prefix`, in order, at most `limit`: the table's and the
+    /// pending ones together.
+    fn scan(&self, prefix: &[u8], limit: usize) -> Result<Vec<u64>> {
+        let mut seqs = self.read(|txn| scan_table(txn, prefix, limit))?;
+        let pending = self
+            .pending
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|key| key.starts_with(prefix));
+        let before = seqs.len();
+        for key in pending {
+            seqs.push(seq_of(key)?);
+        }
+        if seqs.len() > before {
+            seqs.sort_unstable();
+            seqs.dedup();
+            seqs.truncate(limit);
+        }
+        Ok(seqs)
     }
 }
 
@@ -280,8 +333,33 @@ fn split(value: &[u8]) -> Result<(Hash, &[u8])> {
     Ok((to_hash(hash)?, bytes))
 }
 
+/// The journal's last record: its seq and chain hash.
+fn last_record(
+    log: &impl ReadableTable<&'static [u8], &'static [u8]>,
+) -> Result<Option<(u64, Hash)>> {
+    let last = log
+        .range(record_key(0).as_slice()..=record_key(u64::MAX).as_slice())
+        .map_err(storage)?
+        .next_back();
+    match last {
+        None => Ok(None),
+        Some(entry) => {
+            let (key, value) = entry.map_err(storage)?;
+            Ok(Some((seq_of(key.value())?, split(value.value())?.0)))
+        }
+    }
+}
+
+/// A big-endian u64 metadata value.
+fn u64_of(bytes: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| KernelError::Corrupt("a store position is not 8 bytes".into()))?;
+    Ok(u64::from_be_bytes(array))
+}
+
 /// All index keys with `prefix`, in order; the seq is the last 8 bytes of each.
-fn scan(txn: &redb::ReadTransaction, prefix: &[u8], limit: usize) -> Result<Vec<u64>> {
+fn scan_table(txn: &redb::ReadTransaction, prefix: &[u8], limit: usize) -> Result<Vec<u64>> {
     let table = txn.open_table(LOG).map_err(storage)?;
     let mut out = Vec::new();
     for entry in table.range(prefix..).map_err(storage)? {
@@ -299,20 +377,7 @@ impl Store for RedbStore {
     fn head(&self) -> Result<Option<Head>> {
         self.read(|txn| {
             let log = txn.open_table(LOG).map_err(storage)?;
-            let last = log
-                .range(record_key(0).as_slice()..=record_key(u64::MAX).as_slice())
-                .map_err(storage)?
-                .next_back();
-            match last {
-                None => Ok(None),
-                Some(entry) => {
-                    let (key, value) = entry.map_err(storage)?;
-                    Ok(Some(Head {
-                        seq: seq_of(key.value())?,
-                        hash: split(value.value())?.0,
-                    }))
-                }
-            }
+            Ok(last_record(&log)?.map(|(seq, hash)| Head { seq, hash }))
         })
     }
 
@@ -435,7 +500,7 @@ impl Store for RedbStore {
     fn children(&self, cause: u64, limit: usize) -> Result<Vec<u64>> {
         let mut prefix = vec![TAG_CAUSE];
         prefix.extend_from_slice(&cause.to_be_bytes());
-        self.read(|txn| scan(txn, &prefix, limit))
+        self.scan(&prefix, limit)
     }
 
     fn events_of_schema(&self, schema: &str, from: u64, limit: usize) -> Result<Vec<u64>> {
@@ -444,34 +509,33 @@ impl Store for RedbStore {
         prefix.push(0);
         // Seqs are big-endian at the end of the key: skip to `from` by filtering (indexes are
         // read by later capabilities; this keeps the scan bounded by `limit`).
-        self.read(|txn| {
-            Ok(scan(txn, &prefix, usize::MAX)?
-                .into_iter()
-                .filter(|s| *s >= from)
-                .take(limit.min(RECORDS_PAGE_MAX))
-                .collect())
-        })
+        Ok(self
+            .scan(&prefix, usize::MAX)?
+            .into_iter()
+            .filter(|s| *s >= from)
+            .take(limit.min(RECORDS_PAGE_MAX))
+            .collect())
     }
 
     fn checkpoints(&self) -> Result<Vec<u64>> {
-        self.read(|txn| scan(txn, &[TAG_CHECKPOINT], usize::MAX))
+        self.scan(&[TAG_CHECKPOINT], usize::MAX)
     }
 
     fn intent_records(&self, intent: &Hash) -> Result<Vec<u64>> {
         let mut prefix = vec![TAG_INTENT];
         prefix.extend_from_slice(intent.as_bytes());
-        self.read(|txn| scan(txn, &prefix, usize::MAX))
+        self.scan(&prefix, usize::MAX)
     }
 
     fn event_records(&self, event: &Hash, limit: usize) -> Result<Vec<u64>> {
         let mut prefix = vec![TAG_EVENT];
         prefix.extend_from_slice(event.as_bytes());
-        self.read(|txn| scan(txn, &prefix, limit))
+        self.scan(&prefix, limit)
     }
 
     fn plan_records(&self, instance: u64, limit: usize) -> Result<Vec<u64>> {
         let mut prefix = vec![TAG_PLAN];
         prefix.extend_from_slice(&instance.to_be_bytes());
-        self.read(|txn| scan(txn, &prefix, limit))
+        self.scan(&prefix, limit)
     }
 }

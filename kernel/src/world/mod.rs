@@ -130,7 +130,10 @@ pub(crate) fn open_store(dir: &Path) -> Result<(WorldLock, RedbStore)> {
         });
     }
     let lock = WorldLock::acquire(&lock_path)?;
-    let store = RedbStore::open(&db_path)?;
+    let mut store = RedbStore::open(&db_path)?;
+    if let Some(head) = store.head()? {
+        reindex_tail(&mut store, head.seq)?;
+    }
     Ok((lock, store))
 }
 
@@ -434,6 +437,26 @@ impl World {
 }
 
 /// Restores `stepper` from the snapshot the pointer record at `pointer_seq` names.
+/// Restores the index entries of the records a process committed but ended before writing
+/// (small commits leave them to a later one, `store/redb_store.rs`): derived from the records
+/// again, as the sink derived them, and kept pending like theirs were.
+fn reindex_tail(store: &mut RedbStore, head_seq: u64) -> Result<()> {
+    let mut next = store.indexed_below();
+    let mut entries = Vec::new();
+    while next <= head_seq {
+        let page = store.records(next, crate::store::RECORDS_PAGE_MAX)?;
+        let Some((last, ..)) = page.last() else {
+            break;
+        };
+        next = last + 1;
+        for (_, bytes, _) in &page {
+            entries.extend(sink::index_entries(&Record::decode(bytes)?));
+        }
+    }
+    store.restore_pending(&entries);
+    Ok(())
+}
+
 pub(crate) fn restore_from_pointer(
     store: &dyn Store,
     stepper: &mut Stepper,
