@@ -119,3 +119,52 @@ fn pending_entries_are_written_before_they_pass_their_limit() {
     assert_eq!(written(dir), sent);
     replay(dir).unwrap();
 }
+
+#[test]
+fn a_malformed_index_position_is_one_line_naming_the_file_and_changes_nothing() {
+    use worldline_kernel::store::Batch;
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    let mut world = counter(dir);
+    world.submit(ticks(&world, 0, 3), true).unwrap();
+    drop(world);
+    let file = dir.join(".world/world.redb");
+    let mut store = RedbStore::open(&file).unwrap();
+    let bad = Batch {
+        meta: vec![("store/indexed_below".to_owned(), vec![1, 2, 3])],
+        ..Batch::default()
+    };
+    store.commit(&bad, true).unwrap();
+    drop(store);
+    let before = tables(&file);
+    let error = World::open(dir)
+        .err()
+        .expect("a malformed position must not open")
+        .to_string();
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(error.contains("world.redb"), "{error}");
+    assert!(
+        error.contains("`store/indexed_below` is 3 bytes"),
+        "{error}"
+    );
+    assert_eq!(tables(&file), before, "a failed open changed the store");
+}
+
+/// Every entry of the store's journal and metadata tables, read with redb itself.
+fn tables(file: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    use redb::{ReadableDatabase, ReadableTable, TableDefinition};
+    let log: TableDefinition<&[u8], &[u8]> = TableDefinition::new("log");
+    let meta: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+    let db = redb::Database::open(file).unwrap();
+    let txn = db.begin_read().unwrap();
+    let mut all = Vec::new();
+    for entry in txn.open_table(log).unwrap().iter().unwrap() {
+        let (key, value) = entry.unwrap();
+        all.push((key.value().to_vec(), value.value().to_vec()));
+    }
+    for entry in txn.open_table(meta).unwrap().iter().unwrap() {
+        let (key, value) = entry.unwrap();
+        all.push((key.value().as_bytes().to_vec(), value.value().to_vec()));
+    }
+    all
+}

@@ -138,7 +138,7 @@ impl RedbStore {
                     None => 0,
                 };
                 let indexed_below = match meta.get(META_INDEXED_BELOW).map_err(storage)? {
-                    Some(value) => Some(u64_of(value.value())?),
+                    Some(value) => Some(u64_of(META_INDEXED_BELOW, value.value())?),
                     None => None,
                 };
                 let indexed_below = match indexed_below {
@@ -155,7 +155,10 @@ impl RedbStore {
             Ok(positions)
         };
         let path = path.to_path_buf();
-        let (indexed_below, next_seq) = tables().map_err(|e| named(&path, e))?;
+        let (indexed_below, next_seq) = tables().map_err(|e| match e {
+            KernelError::Corrupt(reason) => on_file(&path, reason),
+            other => named(&path, other),
+        })?;
         let file = std::fs::File::open(&path).ok();
         Ok(RedbStore {
             db,
@@ -350,11 +353,14 @@ fn last_record(
     }
 }
 
-/// A big-endian u64 metadata value.
-fn u64_of(bytes: &[u8]) -> Result<u64> {
-    let array: [u8; 8] = bytes
-        .try_into()
-        .map_err(|_| KernelError::Corrupt("a store position is not 8 bytes".into()))?;
+/// The big-endian u64 value of metadata `key`.
+fn u64_of(key: &str, bytes: &[u8]) -> Result<u64> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| {
+        KernelError::Corrupt(format!(
+            "metadata `{key}` is {} bytes, not an 8-byte seq",
+            bytes.len()
+        ))
+    })?;
     Ok(u64::from_be_bytes(array))
 }
 

@@ -325,32 +325,35 @@ impl World {
                 self.checkpoint_if_due(&mut sink)?;
                 Ok(appended)
             });
-        let manifest_after = self.plane().manifest_hash();
-        if manifest_after != manifest_before {
-            let entry = (META_MANIFEST.to_owned(), manifest_after.as_bytes().to_vec());
-            sink.batch.meta.push(entry);
-        }
+        note_manifest(&self.stepper, manifest_before, &mut sink);
         let outcome = processed.and_then(|appended| {
             let batch = std::mem::take(&mut sink.batch);
             self.store.commit(&batch, durable).map(|()| appended)
         });
         match outcome {
             Ok(appended) => {
-                self.stepper.commit();
-                self.head = Head {
-                    seq: sink.next_seq() - 1,
-                    hash: sink.prev_hash(),
-                };
-                self.dispatch_pending.extend(self.stepper.take_admitted());
-                if durable {
-                    self.dispatch_ready.append(&mut self.dispatch_pending);
-                }
+                self.batch_committed(&sink, durable);
                 Ok(appended)
             }
             Err(error) => {
                 self.stepper.rollback();
                 Err(error)
             }
+        }
+    }
+
+    /// After a batch's commit: the stepper keeps what it did, the head moves to the sink's last
+    /// record, and the intents the batch admitted wait for dispatch (released at once when the
+    /// commit was durable).
+    fn batch_committed(&mut self, sink: &LiveSink, durable: bool) {
+        self.stepper.commit();
+        self.head = Head {
+            seq: sink.next_seq() - 1,
+            hash: sink.prev_hash(),
+        };
+        self.dispatch_pending.extend(self.stepper.take_admitted());
+        if durable {
+            self.dispatch_ready.append(&mut self.dispatch_pending);
         }
     }
 
@@ -437,6 +440,15 @@ impl World {
 }
 
 /// Restores `stepper` from the snapshot the pointer record at `pointer_seq` names.
+/// Records the manifest in force in the batch's metadata when the batch changed it.
+fn note_manifest(stepper: &Stepper, manifest_before: Hash, sink: &mut LiveSink) {
+    let manifest_after = stepper.plane().manifest_hash();
+    if manifest_after != manifest_before {
+        let entry = (META_MANIFEST.to_owned(), manifest_after.as_bytes().to_vec());
+        sink.batch.meta.push(entry);
+    }
+}
+
 /// Restores the index entries of the records a process committed but ended before writing
 /// (small commits leave them to a later one, `store/redb_store.rs`): derived from the records
 /// again, as the sink derived them, and kept pending like theirs were.

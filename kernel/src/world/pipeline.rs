@@ -16,11 +16,11 @@ use std::sync::mpsc::sync_channel;
 
 use super::checkpoint::checkpoint_if_due;
 use super::sink::{LiveSink, Sink};
-use super::{META_MANIFEST, World};
+use super::{World, note_manifest};
 use crate::Ingress;
 use crate::error::{KernelError, Result};
 use crate::record::RecordBody;
-use crate::store::{Batch, Head, Store};
+use crate::store::{Batch, Store};
 
 /// Inputs per chunk: small enough that the last chunk's commit (the one nothing overlaps)
 /// is short, large enough that a chunk's commit costs more than a thread hand-off.
@@ -81,12 +81,7 @@ impl World {
                     appended.extend(World::process_inputs(stepper, part, &mut sink)?);
                     if last {
                         checkpoint_if_due(stepper, key.as_ref(), &mut sink)?;
-                        let manifest_after = stepper.plane().manifest_hash();
-                        if manifest_after != manifest_before {
-                            let entry =
-                                (META_MANIFEST.to_owned(), manifest_after.as_bytes().to_vec());
-                            sink.batch.meta.push(entry);
-                        }
+                        note_manifest(stepper, manifest_before, &mut sink);
                     }
                     let batch = std::mem::take(&mut sink.batch);
                     let last_seq = sink.next_seq() - 1;
@@ -109,15 +104,7 @@ impl World {
         });
         match (processed, written) {
             (Ok(appended), Ok(_)) => {
-                self.stepper.commit();
-                self.head = Head {
-                    seq: sink.next_seq() - 1,
-                    hash: sink.prev_hash(),
-                };
-                self.dispatch_pending.extend(self.stepper.take_admitted());
-                if durable {
-                    self.dispatch_ready.append(&mut self.dispatch_pending);
-                }
+                self.batch_committed(&sink, durable);
                 Ok(appended)
             }
             (Err(error), Ok(None)) | (_, Err((None, error))) => {
